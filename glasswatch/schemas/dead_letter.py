@@ -1,0 +1,76 @@
+"""The dead-letter contract: a message glasswatch could not accept, with why and where from.
+
+The original bytes are kept (base64) so nothing is lost: fix the producer, then replay.
+
+Examples
+--------
+>>> d = DeadLetter.of(raw=b"not json", topic="predictions", partition=0, offset=7,
+...                   error_class="ValidationError", reason="not_json", detail="Expecting value")
+>>> d.raw_bytes()
+b'not json'
+"""
+
+from __future__ import annotations
+
+import base64
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["DeadLetter", "REASONS"]
+
+REASONS = (
+    "not_json",
+    "bad_utf8",
+    "oversize",
+    "unknown_schema_version",
+    "unknown_type",
+    "invalid",
+    "non_finite",
+    "missing_field",
+    "wrong_type",
+    "clock_skew",
+    "late",
+    "rejected_by_receiver",
+)
+"""Stable reason codes (counters and alerts use them)."""
+
+
+class DeadLetter(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: int = 1
+    reason: str
+    error_class: str
+    detail: str
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    raw_b64: str
+    index_in_batch: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        raw: bytes,
+        topic: str,
+        partition: int,
+        offset: int,
+        error_class: str,
+        reason: str,
+        detail: str,
+        index_in_batch: int | None = None,
+    ) -> DeadLetter:
+        return cls(
+            reason=reason,
+            error_class=error_class,
+            detail=detail[:2000],
+            source_topic=topic,
+            source_partition=partition,
+            source_offset=offset,
+            raw_b64=base64.b64encode(raw).decode("ascii"),
+            index_in_batch=index_in_batch,
+        )
+
+    def raw_bytes(self) -> bytes:
+        return base64.b64decode(self.raw_b64)

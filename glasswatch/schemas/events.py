@@ -1,0 +1,109 @@
+"""Event contracts that services publish: predictions, features, labels and batch envelopes.
+
+All models are frozen pydantic v2 models that reject unknown fields, non-finite numbers and
+oversized payloads. ``schema_version`` lets the contract evolve: a consumer refuses versions it
+does not know (reason ``unknown_schema_version``) instead of guessing.
+
+Examples
+--------
+>>> from datetime import datetime, timezone
+>>> e = PredictionEvent(model="churn", model_version="3", prediction_id="p-1",
+...                     event_time=datetime(2026, 1, 1, tzinfo=timezone.utc),
+...                     features={"age": 42.0, "plan": "pro"}, prediction=0.91)
+>>> e.type, e.features["age"]
+('prediction', 42.0)
+>>> PredictionEvent.model_validate_json(e.model_dump_json()) == e
+True
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal, Union
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "MAX_BATCH",
+    "MAX_FEATURES",
+    "BatchEnvelope",
+    "Event",
+    "FeatureEvent",
+    "FeatureValue",
+    "LabelEvent",
+    "PredictionEvent",
+]
+
+SCHEMA_VERSION = 1
+MAX_FEATURES = 512
+MAX_BATCH = 10_000
+MAX_TAGS = 32
+
+Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-/]+$")]
+Id = Annotated[str, Field(min_length=1, max_length=128)]
+ShortStr = Annotated[str, Field(max_length=1024)]
+FeatureValue = Union[bool, int, float, ShortStr, None]
+"""A feature value: number, category (string), boolean, or ``None`` for missing."""
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("event_time must carry a timezone (use UTC, e.g. 2026-01-01T00:00:00Z)")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, strict=True)
+
+
+class PredictionEvent(_Contract):
+    """A model's prediction, optionally with its input features inline."""
+
+    schema_version: Literal[1] = 1
+    type: Literal["prediction"] = "prediction"
+    model: Name
+    model_version: Annotated[str, Field(min_length=1, max_length=64)]
+    prediction_id: Id
+    event_time: AwareDatetime
+    features: Annotated[dict[Name, FeatureValue], Field(max_length=MAX_FEATURES)] | None = None
+    prediction: float | int | ShortStr | None = None
+    probabilities: Annotated[dict[Name, Annotated[float, Field(ge=0.0, le=1.0)]], Field(max_length=256)] | None = None
+    latency_ms: Annotated[float, Field(ge=0.0)] | None = None
+    tags: Annotated[dict[Name, ShortStr], Field(max_length=MAX_TAGS)] = Field(default_factory=dict)
+
+
+class FeatureEvent(_Contract):
+    """Input features of a prediction, for pipelines that log inputs separately."""
+
+    schema_version: Literal[1] = 1
+    type: Literal["feature"] = "feature"
+    model: Name
+    prediction_id: Id
+    event_time: AwareDatetime
+    features: Annotated[dict[Name, FeatureValue], Field(max_length=MAX_FEATURES)]
+
+
+class LabelEvent(_Contract):
+    """Delayed ground truth for an earlier prediction."""
+
+    schema_version: Literal[1] = 1
+    type: Literal["label"] = "label"
+    model: Name
+    prediction_id: Id
+    event_time: AwareDatetime
+    label: float | int | ShortStr
+
+
+Event = Annotated[Union[PredictionEvent, FeatureEvent, LabelEvent], Field(discriminator="type")]
+
+
+class BatchEnvelope(_Contract):
+    """Many events in one Kafka message: the fast path (see README, "Throughput")."""
+
+    schema_version: Literal[1] = 1
+    type: Literal["batch"] = "batch"
+    events: Annotated[list[Event], Field(min_length=1, max_length=MAX_BATCH)]

@@ -1,0 +1,110 @@
+"""Typed, frozen settings. Read from the environment (prefix ``GLASSWATCH_``, nested with
+``__``) only by :mod:`glasswatch.cli`; everything else receives a :class:`Settings` value.
+
+Examples
+--------
+>>> s = Settings()
+>>> s.kafka.bootstrap, s.topics.dead_letters
+('127.0.0.1:9092', 'glasswatch-dlq')
+>>> Settings(kafka=KafkaSettings(bootstrap="b:1")).kafka.bootstrap
+'b:1'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "KafkaSettings",
+    "MlflowSettings",
+    "NotifySettings",
+    "Settings",
+    "TopicSettings",
+    "ValidationSettings",
+    "WorkerSettings",
+    "disable_telemetry",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Section):
+    bootstrap: str = "127.0.0.1:9092"
+    """host:port list of the brokers (``GLASSWATCH_KAFKA__BOOTSTRAP``)."""
+    partitions: int = Field(default=4, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+
+
+class TopicSettings(_Section):
+    predictions: str = "glasswatch-predictions"
+    features: str = "glasswatch-features"
+    labels: str = "glasswatch-labels"
+    events: str = "glasswatch-events"
+    """Validated events, keyed by model (the monitor reads this)."""
+    dead_letters: str = "glasswatch-dlq"
+    windows: str = "glasswatch-windows"
+    alerts: str = "glasswatch-alerts"
+    silences: str = "glasswatch-silences"
+
+
+class ValidationSettings(_Section):
+    max_message_bytes: int = Field(default=1_048_576, ge=1024)
+    max_clock_skew_s: float = Field(default=3600.0, gt=0)
+    """Events whose time is further in the future than this are refused (``clock_skew``)."""
+    max_age_s: float = Field(default=7 * 86400.0, gt=0)
+    """Events older than this are refused (``clock_skew``)."""
+
+
+class WorkerSettings(_Section):
+    app_id: str = "glasswatch"
+    data_dir: Path = Path(".glasswatch/worker")
+    web_port: int = Field(default=6066, ge=1, le=65535)
+    store: str = "rocksdb://"
+    """Faust table store: ``rocksdb://`` (rocksdict) persists across restarts; ``memory://`` not."""
+
+
+class MlflowSettings(_Section):
+    tracking_uri: str = "sqlite:///.glasswatch/mlflow.db"
+    experiment: str = "glasswatch"
+
+
+class NotifySettings(_Section):
+    slack_token: SecretStr | None = None
+    slack_channel: str = "#ml-alerts"
+    pagerduty_routing_key: SecretStr | None = None
+    desktop: bool = True
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GLASSWATCH_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    env: str = "local"
+    project: str = "glasswatch"
+    kafka: KafkaSettings = KafkaSettings()
+    topics: TopicSettings = TopicSettings()
+    validation: ValidationSettings = ValidationSettings()
+    worker: WorkerSettings = WorkerSettings()
+    mlflow: MlflowSettings = MlflowSettings()
+    notify: NotifySettings = NotifySettings()
+
+    def config_hash(self) -> str:
+        """Digest of the non-secret configuration (recorded in alert lineage)."""
+        data = self.model_dump(mode="json", exclude={"notify"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def disable_telemetry() -> None:
+    """Turn off the phone-home of dependencies unless the user opted in explicitly."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("EVIDENTLY_DISABLE_TELEMETRY", "1")
