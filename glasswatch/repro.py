@@ -1,0 +1,51 @@
+"""Public reproducibility API: tracked runs, data lineage and environment capture.
+
+::
+
+    from glasswatch import repro
+
+    with repro.tracked_run(project="churn", env="dev", seed=42) as run:
+        f = repro.write_version(train_df, ".glasswatch/data", "v1", "train")
+        repro.log_dataset(train_df, f.path, context="training", name="train", targets="y")
+        repro.log_preprocessing({"scaler": "standard"})
+
+Pure capture lives in :mod:`glasswatch.core.repro` and :mod:`glasswatch.core.data_version`;
+the MLflow side in :mod:`glasswatch.adapters.mlflow_tracking`. This facade sits outside
+``core`` so it may import both.
+"""
+
+from __future__ import annotations
+
+from glasswatch.adapters.mlflow_tracking import TrackedRun, log_dataset, log_preprocessing, tracked_run
+from glasswatch.core.data_version import DataFile, describe_file, dvc_md5, write_version
+from glasswatch.core.repro import (
+    EnvInfo,
+    GitInfo,
+    PriceTable,
+    env_info,
+    estimate_cost,
+    file_sha256,
+    fix_seeds,
+    git_info,
+    instance_type,
+)
+
+__all__ = [
+    "DataFile",
+    "EnvInfo",
+    "GitInfo",
+    "PriceTable",
+    "TrackedRun",
+    "describe_file",
+    "dvc_md5",
+    "env_info",
+    "estimate_cost",
+    "file_sha256",
+    "fix_seeds",
+    "git_info",
+    "instance_type",
+    "log_dataset",
+    "log_preprocessing",
+    "tracked_run",
+    "write_version",
+]
