@@ -1,0 +1,36 @@
+# glasswatch task runner (https://just.systems). `just --list` shows every recipe.
+#
+# Recipes
+#   kafka-up       start a local single-node KRaft Kafka on 127.0.0.1:${KAFKA_PORT:-9092}
+#                  (first run fetches the broker jars with Maven into .cache/kafka/); prints the bootstrap
+#   kafka-status   is it running and answering? (exit 1 when not)
+#   kafka-down     stop it (SIGTERM, then SIGKILL after 30 s); topics survive in .cache/kafka-run/
+#   kafka-reset    stop it and delete its topics and offsets
+#
+# Environment: KAFKA_PORT (default 9092), KAFKA_VERSION (default 4.1.1, see deploy/kafka/pom.xml).
+# Other engineers: append your recipes below and list them here.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+kafka_port := env_var_or_default("KAFKA_PORT", "9092")
+kafka_dir := ".cache/kafka-run"
+
+# list the recipes
+default:
+    @just --list
+
+# start the local Kafka broker (KRaft, 127.0.0.1 only) and wait until it answers
+kafka-up:
+    uv run python deploy/local_kafka.py up --port {{kafka_port}} --dir {{kafka_dir}}
+
+# show whether the local Kafka broker is running and answering
+kafka-status:
+    uv run python deploy/local_kafka.py status --dir {{kafka_dir}}
+
+# stop the local Kafka broker started by kafka-up
+kafka-down:
+    uv run python deploy/local_kafka.py down --dir {{kafka_dir}}
+
+# stop the local Kafka broker and delete its data
+kafka-reset: kafka-down
+    rm -rf {{kafka_dir}}
