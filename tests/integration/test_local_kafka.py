@@ -1,0 +1,153 @@
+"""The local KRaft broker (deploy/local_kafka.py) really works: topics, produce/consume, up/status/down."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from kafka_helpers import REPO_ROOT, create_topic, load_local_kafka, unique_topic
+
+local_kafka = load_local_kafka()
+SCRIPT = REPO_ROOT / "deploy" / "local_kafka.py"
+
+
+async def _roundtrip(bootstrap: str, topic: str, n: int) -> list[tuple[int, bytes, dict[str, int]]]:
+    await create_topic(bootstrap, topic, partitions=3)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    assert len(described["partitions"]) == 3
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        for i in range(n):
+            key = f"key-{i % 10}".encode()
+            await producer.send(topic, key=key, value=json.dumps({"seq": i, "key": i % 10}).encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=unique_topic("group"),  # a real consumer group: exercises the group coordinator too
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    received: list[tuple[int, bytes, dict[str, int]]] = []
+    try:
+        async with asyncio.timeout(60):
+            while len(received) < n:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    received.extend((r.partition, r.key or b"", json.loads(r.value or b"")) for r in records)
+        extra = await consumer.getmany(timeout_ms=500)  # nothing beyond what was produced
+        assert sum(len(v) for v in extra.values()) == 0
+    finally:
+        await consumer.stop()
+    return received
+
+
+@pytest.mark.integration
+def test_produce_and_consume_100_messages_over_3_partitions(kafka_bootstrap: str) -> None:
+    received = asyncio.run(_roundtrip(kafka_bootstrap, unique_topic("roundtrip"), 100))
+
+    assert len(received) == 100
+    assert sorted(value["seq"] for _, _, value in received) == list(range(100))
+    assert all(key == f"key-{value['key']}".encode() for _, key, value in received)
+    assert {partition for partition, _, _ in received} == {0, 1, 2}  # 10 keys hash to all 3
+    by_key: dict[bytes, list[int]] = {}
+    for partition, key, value in received:
+        by_key.setdefault(key, []).append(value["seq"])
+        assert partition == next(p for p, k, _ in received if k == key)  # one key, one partition
+    assert all(seqs == sorted(seqs) for seqs in by_key.values())  # per-key order is kept
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, str(SCRIPT), *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=180, env=env, check=False)
+
+
+@pytest.mark.integration
+def test_up_status_down_from_separate_processes(tmp_path: Path) -> None:
+    workdir = str(tmp_path / "run")
+    port = local_kafka.free_port()
+    try:
+        up = _cli("up", "--port", str(port), "--dir", workdir)
+        assert up.returncode == 0, up.stderr
+        assert up.stdout.strip() == f"127.0.0.1:{port}"
+        pid = json.loads((tmp_path / "run" / "kafka.pid").read_text())["pid"]
+
+        status = _cli("status", "--dir", workdir)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert f"running pid={pid} bootstrap=127.0.0.1:{port}" in status.stdout
+        assert local_kafka.probe("127.0.0.1", port)[0] == 1  # answers the Kafka protocol, one broker
+
+        again = _cli("up", "--port", str(port), "--dir", workdir)  # idempotent
+        assert again.returncode == 0, again.stderr
+        assert "already running" in again.stderr
+
+        down = _cli("down", "--dir", workdir)
+        assert down.returncode == 0, down.stderr
+        assert "stopped" in down.stderr
+        assert not local_kafka._alive(pid)
+        assert not (tmp_path / "run" / "kafka.pid").exists()
+
+        after = _cli("status", "--dir", workdir)
+        assert after.returncode == 1
+        assert after.stdout.strip() == "not running"
+        assert "not running" in _cli("down", "--dir", workdir).stderr
+    finally:
+        local_kafka.LocalKafka(workdir=workdir).stop()
+
+
+def test_missing_java_gives_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    kafka = local_kafka.LocalKafka(port=0, workdir=tmp_path / "run", cache_dir=tmp_path / "cache")
+
+    with pytest.raises(local_kafka.EnvironmentNotReady, match=r"`java` was not found") as info:
+        kafka.start()
+
+    assert isinstance(info.value, RuntimeError)
+    assert "apt-get install" in str(info.value)
+    assert "GLASSWATCH_KAFKA_BOOTSTRAP" in str(info.value)
+    assert not kafka.pid_file.exists()
+
+
+def test_missing_java_from_the_cli_exits_2_with_the_hint(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"} | {"PATH": str(tmp_path)}
+    result = _cli("up", "--port", str(local_kafka.free_port()), "--dir", str(tmp_path / "run"), env=env)
+
+    assert result.returncode == 2
+    assert "error: `java` was not found" in result.stderr
+    assert "apt-get install" in result.stderr
+
+
+def test_missing_maven_on_first_fetch_gives_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    java = local_kafka.LocalKafka.java()  # the real one; this test is about mvn only
+    only_java = tmp_path / "bin"
+    only_java.mkdir()
+    (only_java / "java").symlink_to(java)
+    monkeypatch.setenv("PATH", str(only_java))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    kafka = local_kafka.LocalKafka(port=0, workdir=tmp_path / "run", cache_dir=tmp_path / "empty-cache")
+
+    with pytest.raises(local_kafka.EnvironmentNotReady, match=r"`mvn` was not found"):
+        kafka.fetch()
