@@ -1,0 +1,136 @@
+"""The notification seam: what a receiver gets, how it fails, and how we retry.
+
+* :class:`Notification` — the alerts of one aggregation group for one receiver.
+* :class:`Notifier` — the Protocol every adapter implements. ``send`` returns on success and
+  raises :class:`~glasswatch.errors.NotifyError` otherwise: ``retryable=True`` (429, 5xx,
+  timeouts; ``retry_after`` when the receiver said how long to wait) or ``retryable=False``
+  (bad request, bad token, unknown channel) — Alertmanager's ``Notify() (retryable, err)``.
+* :data:`Stage` — one step of the notification pipeline, a plain callable that returns the
+  notification (perhaps with fewer alerts) or ``None`` to drop it. The router runs
+  ``inhibit → silence → dedup → escalate`` on each group flush (route and group come before,
+  send after), see :func:`run_stages`.
+* :class:`RetryPolicy` — exponential backoff with full jitter from a seeded ``random.Random``,
+  honouring ``retry_after``, capped, giving up only after ``max_elapsed`` (2 h by default, so an
+  hour-long outage loses nothing).
+
+Examples
+--------
+>>> import random
+>>> policy = RetryPolicy(initial=1.0, cap=60.0, max_elapsed=3600.0)
+>>> rng = random.Random(7)
+>>> [round(policy.delay(n, rng), 2) for n in (1, 2, 3, 10)]
+[0.32, 0.3, 2.6, 4.35]
+>>> policy.delay(1, rng, retry_after=30.0)
+30.0
+>>> policy.next_delay(attempt=3, elapsed=3599.0, rng=rng) is None
+True
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from glasswatch.schemas.alert import Alert, AlertStatus
+
+__all__ = [
+    "MessageRef",
+    "Notification",
+    "Notifier",
+    "RetryPolicy",
+    "Stage",
+    "run_stages",
+]
+
+
+class MessageRef(BaseModel):
+    """Where an alert came from (its Kafka coordinates), so its offset is committed only when done."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    topic: str
+    partition: int
+    offset: int
+    fingerprint: str = ""
+
+
+class Notification(BaseModel):
+    """The alerts of one aggregation group, for one receiver.
+
+    ``sources`` are the messages first flushed in this notification: the router commits their
+    offsets once this notification is delivered, rejected or dropped.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    receiver: str
+    group_key: str
+    group_labels: dict[str, str] = Field(default_factory=dict)
+    alerts: tuple[Alert, ...]
+    repeat_interval: timedelta = timedelta(hours=4)
+    sources: tuple[MessageRef, ...] = ()
+
+    @property
+    def firing(self) -> tuple[Alert, ...]:
+        return tuple(a for a in self.alerts if a.status is AlertStatus.FIRING)
+
+    @property
+    def resolved(self) -> tuple[Alert, ...]:
+        return tuple(a for a in self.alerts if a.status is AlertStatus.RESOLVED)
+
+    def with_alerts(self, alerts: Sequence[Alert]) -> Notification | None:
+        """The same notification narrowed to ``alerts`` (``None`` when empty)."""
+        return self.model_copy(update={"alerts": tuple(alerts)}) if alerts else None
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """A receiver. ``send`` raises ``NotifyError(retryable=..., retry_after=...)`` on failure."""
+
+    name: str
+
+    def send(self, notification: Notification) -> None: ...
+
+
+Stage = Callable[[Notification, datetime], "Notification | None"]
+"""A pipeline step: the notification (maybe narrowed) or ``None`` to drop it."""
+
+
+def run_stages(stages: Sequence[Stage], notification: Notification, now: datetime) -> Notification | None:
+    """Run ``stages`` in order, stopping at the first that drops the notification."""
+    current: Notification | None = notification
+    for stage in stages:
+        if current is None:
+            return None
+        current = stage(current, now)
+    return current
+
+
+class RetryPolicy(BaseModel):
+    """Exponential backoff with full jitter (AWS architecture blog), seeded by the caller."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    initial: float = Field(default=1.0, gt=0)
+    """Ceiling of the first delay (seconds)."""
+    multiplier: float = Field(default=2.0, ge=1.0)
+    cap: float = Field(default=300.0, gt=0)
+    """No delay ceiling exceeds this (a server's ``retry_after`` may)."""
+    max_elapsed: float = Field(default=7200.0, gt=0)
+    """Give up (dead-letter) only when the next try would start later than this after the first."""
+
+    def delay(self, attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
+        """Seconds to wait before try ``attempt + 1`` (``attempt`` ≥ 1 tries have failed)."""
+        ceiling = min(self.cap, self.initial * self.multiplier ** max(attempt - 1, 0))
+        wait = rng.uniform(0.0, ceiling)
+        if retry_after is not None and retry_after > 0:
+            wait = max(wait, retry_after)
+        return wait
+
+    def next_delay(
+        self, *, attempt: int, elapsed: float, rng: random.Random, retry_after: float | None = None
+    ) -> float | None:
+        """Like :meth:`delay`, or ``None`` when waiting would exceed ``max_elapsed``."""
+        wait = self.delay(attempt, rng, retry_after)
+        return None if elapsed + wait > self.max_elapsed else wait
