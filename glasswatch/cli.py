@@ -7,10 +7,14 @@ Each area registers its commands from ``glasswatch/commands/<area>.py`` through 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
+
+from pydantic import ValidationError as PydanticValidationError
 
 import typer
 
+from glasswatch.errors import ConfigError, GlasswatchError
 from glasswatch.settings import Settings, disable_telemetry
 
 __all__ = ["app", "main"]
@@ -25,13 +29,24 @@ app = typer.Typer(
 
 # Areas with commands. Each module defines ``register(app: typer.Typer, settings: Callable[[], Settings])``.
 COMMAND_MODULES: tuple[str, ...] = (
-    "glasswatch.commands.core",
+    "glasswatch.commands.worker",
+    "glasswatch.commands.traffic",
+    "glasswatch.commands.demo",
 )
 
 
 def load_settings() -> Settings:
-    """Read settings from the environment (once per command)."""
-    return Settings()
+    """Read settings from the environment (once per command).
+
+    ``GLASSWATCH_KAFKA_BOOTSTRAP`` is accepted as a short alias of ``GLASSWATCH_KAFKA__BOOTSTRAP``.
+    """
+    short = os.environ.get("GLASSWATCH_KAFKA_BOOTSTRAP")
+    if short and not os.environ.get("GLASSWATCH_KAFKA__BOOTSTRAP"):
+        os.environ["GLASSWATCH_KAFKA__BOOTSTRAP"] = short
+    try:
+        return Settings()
+    except PydanticValidationError as exc:
+        raise ConfigError(f"invalid GLASSWATCH_* environment settings:\n{exc}") from exc
 
 
 def _register_all(settings: Callable[[], Settings]) -> None:
@@ -45,7 +60,11 @@ _register_all(load_settings)
 
 def main() -> None:
     disable_telemetry()
-    app()
+    try:
+        app()
+    except GlasswatchError as exc:  # expected failures: one readable line, no traceback
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from exc
 
 
 if __name__ == "__main__":

@@ -56,7 +56,8 @@ class TopicSettings(_Section):
 
 
 class ValidationSettings(_Section):
-    max_message_bytes: int = Field(default=1_048_576, ge=1024)
+    max_message_bytes: int = Field(default=900_000, ge=1024)
+    """Larger messages are dead-lettered as ``oversize`` (kept under the broker's 1 MiB default)."""
     max_clock_skew_s: float = Field(default=3600.0, gt=0)
     """Events whose time is further in the future than this are refused (``clock_skew``)."""
     max_age_s: float = Field(default=7 * 86400.0, gt=0)

@@ -218,7 +218,7 @@ def log_dataset(
         warnings.filterwarnings("ignore", "The specified dataset source can be interpreted", UserWarning)
         warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
         dataset = from_pandas(df, source=str(p.resolve()), name=name, targets=targets)
-    mlflow.log_input(dataset, context=context, tags=input_tags)
+        mlflow.log_input(dataset, context=context, tags=input_tags)  # the schema is inferred here
     mlflow.set_tags({f"{TAG}dataset.{name}.sha256": digest, f"{TAG}dataset.{name}.context": context})
     return digest
 

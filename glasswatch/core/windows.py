@@ -116,6 +116,7 @@ class WindowAggregator:
         self._max_t: int | None = None
         self._first_t: int | None = None
         self._frontier = 0  # every window with end <= frontier is closed
+        self._ready: list[ClosedWindow] = []  # closed early (see _add), not yet returned
         self.n_late = 0
 
     @property
@@ -154,6 +155,10 @@ class WindowAggregator:
         elif ps + self._size <= ((self._max_t - self._lateness) // self._hop) * self._hop:
             self.n_late += 1
             return False
+        elif ps + self._hop <= self._virtual_frontier() and self._frontier < self._virtual_frontier():
+            # hopping: some windows of this out-of-order event are already past the watermark;
+            # close them now so batch boundaries never change what a window contains
+            self._ready.extend(self._close_until(self._virtual_frontier()))
         pane = self._panes.get(ps)
         if pane is None:
             pane = self._panes[ps] = _Pane()
@@ -210,12 +215,29 @@ class WindowAggregator:
         else:
             pane.numeric.setdefault(stream, []).append(float(v))  # type: ignore[arg-type]
 
+    def _virtual_frontier(self) -> int:
+        assert self._max_t is not None
+        return ((self._max_t - self._lateness) // self._hop) * self._hop
+
+    def advance(self, event_time: datetime) -> list[ClosedWindow]:
+        """Move event time forward without an event (idle input), then :meth:`flush`.
+
+        The caller derives ``event_time`` from its own clock; the core never reads one.
+        """
+        t = to_millis(event_time)
+        if self._max_t is not None and t > self._max_t:
+            self._max_t = t
+        return self.flush()
+
     def flush(self) -> list[ClosedWindow]:
         """Close every window the watermark has passed, oldest first."""
         if self._max_t is None:
             return []
+        ready, self._ready = self._ready, []
+        return ready + self._close_until(self._virtual_frontier())
+
+    def _close_until(self, target: int) -> list[ClosedWindow]:
         hop = self._hop
-        target = ((self._max_t - self._lateness) // hop) * hop
         if target <= self._frontier:
             return []
         ends = range(self._frontier + hop, target + hop, hop)

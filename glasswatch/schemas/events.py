@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -40,10 +40,11 @@ MAX_FEATURES = 512
 MAX_BATCH = 10_000
 MAX_TAGS = 32
 
-Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-/]+$")]
-Id = Annotated[str, Field(min_length=1, max_length=128)]
-ShortStr = Annotated[str, Field(max_length=1024)]
-FeatureValue = Union[bool, int, float, ShortStr, None]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-/]+$")]
+Id = Annotated[StrictStr, Field(min_length=1, max_length=128)]
+ShortStr = Annotated[StrictStr, Field(max_length=1024)]
+Number = Union[StrictInt, StrictFloat]
+FeatureValue = Union[StrictBool, StrictInt, StrictFloat, ShortStr, None]
 """A feature value: number, category (string), boolean, or ``None`` for missing."""
 
 
@@ -57,7 +58,9 @@ AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 
 class _Contract(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, strict=True)
+    # Strictness is per field (Strict* types) rather than model-wide, so that an ISO-8601 string
+    # is still accepted for ``event_time`` when validating already-parsed JSON (batch items).
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class PredictionEvent(_Contract):
@@ -66,13 +69,13 @@ class PredictionEvent(_Contract):
     schema_version: Literal[1] = 1
     type: Literal["prediction"] = "prediction"
     model: Name
-    model_version: Annotated[str, Field(min_length=1, max_length=64)]
+    model_version: Annotated[StrictStr, Field(min_length=1, max_length=64)]
     prediction_id: Id
     event_time: AwareDatetime
     features: Annotated[dict[Name, FeatureValue], Field(max_length=MAX_FEATURES)] | None = None
-    prediction: float | int | ShortStr | None = None
-    probabilities: Annotated[dict[Name, Annotated[float, Field(ge=0.0, le=1.0)]], Field(max_length=256)] | None = None
-    latency_ms: Annotated[float, Field(ge=0.0)] | None = None
+    prediction: Number | ShortStr | None = None
+    probabilities: Annotated[dict[Name, Annotated[Number, Field(ge=0.0, le=1.0)]], Field(max_length=256)] | None = None
+    latency_ms: Annotated[Number, Field(ge=0.0)] | None = None
     tags: Annotated[dict[Name, ShortStr], Field(max_length=MAX_TAGS)] = Field(default_factory=dict)
 
 
@@ -95,7 +98,7 @@ class LabelEvent(_Contract):
     model: Name
     prediction_id: Id
     event_time: AwareDatetime
-    label: float | int | ShortStr
+    label: Number | ShortStr
 
 
 Event = Annotated[Union[PredictionEvent, FeatureEvent, LabelEvent], Field(discriminator="type")]

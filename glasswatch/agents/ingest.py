@@ -1,0 +1,146 @@
+"""Ingest agent: raw bytes → validate → statistics; bad input → dead-letter topic.
+
+Per batch of Kafka messages (``take_events``): group by source partition, skip offsets already
+applied, decode each message (:func:`glasswatch.core.validate.decode`), update that partition's
+:class:`~glasswatch.core.stats.PartitionState`, publish dead letters and *wait for their
+acknowledgement*, then write the state (one table value per partition). Nothing here raises on
+input: a failure of our own code is logged with the message coordinates and the message is
+dead-lettered with reason ``invalid`` rather than crashing the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from glasswatch.core.stats import PartitionState
+from glasswatch.core.validate import Limits, Reject, decode
+from glasswatch.schemas.dead_letter import DeadLetter
+from glasswatch.streams.app import GlasswatchApp
+from glasswatch.streams.context import event_context
+
+__all__ = ["IngestMetrics", "attach_ingest", "process_batch"]
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class IngestMetrics:
+    """Process-local counters (exported on /metrics and /glasswatch/stats)."""
+
+    def __init__(self) -> None:
+        self.messages = 0
+        self.batches = 0
+        self.skipped_replays = 0
+        self.dead_letters = 0
+        self.busy_s = 0.0
+
+
+async def process_batch(
+    gw: GlasswatchApp,
+    events: Sequence[Any],
+    *,
+    limits: Limits,
+    clock: Clock = _utcnow,
+    metrics: IngestMetrics | None = None,
+) -> None:
+    started = time.perf_counter()
+    now = clock()
+    groups: dict[str, list[Any]] = defaultdict(list)
+    for ev in events:
+        groups[f"{ev.message.topic}:{ev.message.partition}"].append(ev)
+    for key, evs in groups.items():
+        stored: bytes | None = gw.state.get(key)
+        state: PartitionState = pickle.loads(stored) if stored else PartitionState()  # noqa: S301 (own changelog)
+        letters: list[DeadLetter] = []
+        changed = False
+        for ev in evs:
+            msg = ev.message
+            if state.seen(msg.offset):
+                if metrics:
+                    metrics.skipped_replays += 1
+                continue
+            try:
+                decoded = decode(ev.value, now=now, limits=limits)
+                rejects = decoded.rejects
+                good = decoded.events
+            except Exception as exc:  # a bug of ours must not stop the stream
+                log.exception("ingest failed on %s@%s", key, msg.offset)
+                rejects = [Reject("invalid", type(exc).__name__, f"internal error: {exc}")]
+                good = []
+            state.apply(msg.offset, good, [r.reason for r in rejects])
+            changed = True
+            for r in rejects:
+                letters.append(
+                    DeadLetter.of(
+                        raw=ev.value if isinstance(ev.value, bytes) else b"",
+                        topic=msg.topic,
+                        partition=msg.partition,
+                        offset=msg.offset,
+                        error_class=r.error_class,
+                        reason=r.reason,
+                        detail=r.detail,
+                        index_in_batch=r.index,
+                    )
+                )
+        if letters:
+            await _publish_dead_letters(gw, key, letters)
+            if metrics:
+                metrics.dead_letters += len(letters)
+        if changed:
+            with event_context(evs[-1]):
+                gw.state[key] = pickle.dumps(state, protocol=5)
+    if metrics:
+        metrics.messages += len(events)
+        metrics.batches += 1
+        metrics.busy_s += time.perf_counter() - started
+
+
+async def _publish_dead_letters(gw: GlasswatchApp, key: str, letters: list[DeadLetter]) -> None:
+    """Send and wait for the broker's acknowledgement; retry broker outages without end.
+
+    The state (and so the consumer offset) does not move past these messages until their dead
+    letters are stored: a dead letter is never lost, at worst written twice after a crash.
+    """
+    delay = 0.5
+    while True:
+        try:
+            pending = [
+                await gw.dead_letters.send(key=key.encode(), value=dl.model_dump_json().encode())
+                for dl in letters
+            ]
+            await asyncio.gather(*pending)
+            return
+        except Exception as exc:  # broker down, timeouts: keep trying, loudly
+            log.warning("dead-letter publish failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+def attach_ingest(
+    gw: GlasswatchApp,
+    *,
+    batch_size: int = 2000,
+    linger_s: float = 0.05,
+    clock: Clock = _utcnow,
+    metrics: IngestMetrics | None = None,
+) -> Any:
+    """Register the ingest agent on ``gw.app`` and return it."""
+    v = gw.settings.validation
+    limits = Limits(v.max_message_bytes, v.max_clock_skew_s, v.max_age_s)
+
+    async def ingest(stream: Any) -> None:
+        async for events in stream.take_events(batch_size, within=linger_s):
+            await process_batch(gw, events, limits=limits, clock=clock, metrics=metrics)
+
+    return gw.app.agent(gw.inputs, name="glasswatch.ingest")(ingest)

@@ -1,0 +1,174 @@
+"""``glasswatch simulate``, ``glasswatch dlq`` and ``glasswatch schemas export``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from glasswatch.errors import BrokerError
+from glasswatch.settings import Settings
+
+__all__ = ["export_schemas", "read_dead_letters", "register", "simulate_traffic"]
+
+
+async def simulate_traffic(
+    settings: Settings,
+    *,
+    model: str,
+    events: int,
+    bad: int = 0,
+    rate: float | None = None,
+    batch_size: int = 500,
+    seed: int = 42,
+    topic: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
+    """Publish ``events`` good events and ``bad`` malformed messages; returns what was sent."""
+    from glasswatch.adapters.kafka_admin import ensure_topics, glasswatch_topics
+    from glasswatch.client import Publisher
+    from glasswatch.core.simulate import TrafficGenerator
+
+    await ensure_topics(settings.kafka.bootstrap, glasswatch_topics(settings))
+    virtual_rate = rate or 100.0
+    now = datetime.now(UTC)
+    start = now if rate else now - timedelta(seconds=events / virtual_rate)
+    gen = TrafficGenerator(model=model, seed=seed, start=start, rate_per_s=virtual_rate)
+    sent = Counter[str]()
+    bad_every = max(1, events // bad) if bad else 0
+    bad_iter = iter(gen.malformed(bad, settings.validation.max_message_bytes))
+    t0 = time.monotonic()
+    async with Publisher(settings.kafka.bootstrap, topic=topic or settings.topics.predictions,
+                         batch_size=batch_size) as pub:
+        for i, doc in enumerate(gen.events(events)):
+            await pub.publish(doc)
+            sent["good"] += 1
+            if bad_every and i % bad_every == 0 and sent["bad"] < bad:
+                kind, raw = next(bad_iter)
+                await pub.send_raw(raw, key=model.encode())
+                sent["bad"] += 1
+                sent[f"bad:{kind}"] += 1
+            if rate:
+                ahead = (i + 1) / rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    await pub.flush_buffers()
+                    await asyncio.sleep(ahead)
+            if progress and (i + 1) % 10_000 == 0:
+                progress(i + 1, events)
+        for kind, raw in bad_iter:
+            await pub.send_raw(raw, key=model.encode())
+            sent["bad"] += 1
+            sent[f"bad:{kind}"] += 1
+        await pub.flush()
+        sent["messages"] = pub.sent_messages
+    return dict(sent)
+
+
+async def read_dead_letters(bootstrap: str, topic: str, timeout_s: float = 3.0) -> list[dict[str, Any]]:
+    """Read the whole dead-letter topic (from the beginning to its current end)."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    out: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for msgs in batch.values():
+                out.extend(json.loads(m.value) for m in msgs)
+            if not batch and out:
+                break
+    finally:
+        await consumer.stop()
+    return out
+
+
+def export_schemas(directory: Path) -> list[Path]:
+    from glasswatch.schemas import Alert, BatchEnvelope, DeadLetter, FeatureEvent, LabelEvent, PredictionEvent
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for model in (PredictionEvent, FeatureEvent, LabelEvent, BatchEnvelope, Alert, DeadLetter):
+        schema = model.model_json_schema()
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["$id"] = f"glasswatch/{model.__name__}.v1.schema.json"
+        path = directory / f"{model.__name__}.v1.schema.json"
+        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    return written
+
+
+def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
+    @app.command()
+    def simulate(
+        model: str = typer.Option("demo", help="Model name to publish events for."),
+        events: int = typer.Option(10_000, min=0, help="Number of good prediction events."),
+        bad: int = typer.Option(0, min=0, help="Number of malformed messages mixed in (every kind in turn)."),
+        rate: float = typer.Option(0.0, min=0.0, help="Events per second (0 = as fast as possible)."),
+        batch_size: int = typer.Option(500, min=1, help="Events per Kafka message (1 = no batch envelopes)."),
+        seed: int = typer.Option(42, help="Seed of the generator: same seed, same events."),
+    ) -> None:
+        """Publish realistic synthetic prediction events (seeded) and malformed messages.
+
+        Malformed kinds: not JSON, wrong types, NaN/Infinity, missing fields, oversize, unknown
+        schema version, bad UTF-8, unknown event type. Each must end in the dead-letter topic.
+        """
+        s = settings()
+
+        def progress(done: int, total: int) -> None:
+            typer.echo(f"  sent {done}/{total} events", err=True)
+
+        try:
+            sent = asyncio.run(simulate_traffic(s, model=model, events=events, bad=bad, rate=rate or None,
+                                                batch_size=batch_size, seed=seed, progress=progress))
+        except BrokerError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        typer.echo(json.dumps(sent, sort_keys=True))
+
+    dlq = typer.Typer(help="Inspect the dead-letter topic.", no_args_is_help=True)
+    app.add_typer(dlq, name="dlq")
+
+    @dlq.command("show")
+    def dlq_show(
+        limit: int = typer.Option(5, help="Sample dead letters printed per reason."),
+        as_json: bool = typer.Option(False, "--json", help="Print every dead letter as JSON lines."),
+    ) -> None:
+        """Dead letters by reason, with samples (source topic/partition/offset and the reason)."""
+        s = settings()
+        try:
+            letters = asyncio.run(read_dead_letters(s.kafka.bootstrap, s.topics.dead_letters))
+        except Exception as exc:
+            typer.echo(f"error: cannot read {s.topics.dead_letters} at {s.kafka.bootstrap}: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        if as_json:
+            for d in letters:
+                sys.stdout.write(json.dumps(d) + "\n")
+            return
+        by_reason = Counter(d["reason"] for d in letters)
+        typer.echo(f"{len(letters)} dead letters in {s.topics.dead_letters}")
+        for reason, n in by_reason.most_common():
+            typer.echo(f"  {reason}: {n}")
+            for d in [d for d in letters if d["reason"] == reason][:limit]:
+                typer.echo(f"    {d['source_topic']}[{d['source_partition']}]@{d['source_offset']}: {d['detail'][:100]}")
+
+    schemas = typer.Typer(help="Event contracts as JSON Schema.", no_args_is_help=True)
+    app.add_typer(schemas, name="schemas")
+
+    @schemas.command("export")
+    def schemas_export(directory: Path = typer.Argument(..., help="Folder to write *.schema.json into.")) -> None:
+        """Write the JSON Schemas of every contract, so services in any language can validate."""
+        for p in export_schemas(directory):
+            typer.echo(str(p))

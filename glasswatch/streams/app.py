@@ -1,0 +1,88 @@
+"""Faust wiring: the app, its topics and its tables. No business logic here.
+
+Decisions a successor needs:
+
+* Input topics are read as **raw bytes** (``value_serializer="raw"``). Faust's own decoders
+  acknowledge and drop what they cannot decode; we decode in :mod:`glasswatch.core.validate`
+  so every bad message reaches the dead-letter topic with its reason.
+* State lives in one table, ``partition-state``, keyed by the *source* ``topic:partition``:
+  the statistics and the last applied offset are one value, written with one changelog record,
+  so a replay after SIGKILL skips what was applied (see :class:`~glasswatch.core.stats.PartitionState`).
+  Values are pickled :class:`~glasswatch.core.stats.PartitionState` bytes (River objects pickle
+  well); the changelog topic is private to this app, so only our own writer produces them.
+* Offsets are committed by Faust only after the producer is flushed (changelog and dead letters
+  included), which gives at-least-once delivery; the offset check turns it into exactly-once effect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from glasswatch.settings import Settings
+
+__all__ = ["GlasswatchApp", "create_app"]
+
+
+@dataclass
+class GlasswatchApp:
+    """The Faust app plus the channels agents need (kept together for wiring and tests)."""
+
+    app: faust.App
+    inputs: Any  # faust.TopicT over the prediction, feature and label topics
+    dead_letters: Any
+    windows: Any
+    alerts: Any
+    state: Any  # faust.Table[str, bytes]: pickled PartitionState per source partition
+    settings: Settings
+
+
+def create_app(settings: Settings) -> GlasswatchApp:
+    worker = settings.worker
+    worker.data_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        worker.app_id,
+        broker=f"kafka://{settings.kafka.bootstrap}",
+        store=worker.store,
+        datadir=str(worker.data_dir),
+        web_port=worker.web_port,
+        web_host="127.0.0.1",
+        web_bind="127.0.0.1",
+        web_enabled=True,
+        topic_partitions=settings.kafka.partitions,
+        topic_replication_factor=settings.kafka.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        value_serializer="raw",
+        key_serializer="raw",
+        producer_acks=-1,
+        broker_commit_every=2000,
+        broker_commit_interval=1.0,
+        stream_wait_empty=True,
+        table_standby_replicas=0,
+    )
+    topics = settings.topics
+    inputs = app.topic(
+        topics.predictions, topics.features, topics.labels, value_serializer="raw", key_serializer="raw"
+    )
+    dead_letters = app.topic(topics.dead_letters, value_serializer="raw", key_serializer="raw")
+    windows = app.topic(topics.windows, value_serializer="raw", key_serializer="raw")
+    alerts = app.topic(topics.alerts, value_serializer="raw", key_serializer="raw")
+    state = app.Table(
+        "partition-state",
+        default=None,
+        partitions=settings.kafka.partitions,
+        key_type=str,
+        value_type=bytes,  # pickled PartitionState, (de)serialised by the agent explicitly
+        help="Per source partition: statistics and the last applied offset.",
+    )
+    return GlasswatchApp(
+        app=app,
+        inputs=inputs,
+        dead_letters=dead_letters,
+        windows=windows,
+        alerts=alerts,
+        state=state,
+        settings=settings,
+    )

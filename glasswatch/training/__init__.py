@@ -1,0 +1,1 @@
+"""Training-side tooling: the example pipeline, its quality gate and the lineage checklist."""

@@ -1,0 +1,215 @@
+"""Example training pipeline: breast-cancer classifier, end to end with full lineage.
+
+Steps (all inside one :func:`~glasswatch.repro.tracked_run`):
+
+1. load scikit-learn's bundled breast-cancer data (no download), split it with a *fixed*
+   ``split_seed`` into train / validation / reference and write ``<data_dir>/<version>/*.csv``;
+2. log the three files as run inputs (contexts ``training``, ``validation``, ``reference``) with
+   their sha256 (and DVC md5 when a ``.dvc`` pointer exists), and the preprocessing params;
+3. fit ``StandardScaler + LogisticRegression`` (lbfgs, deterministic) on the chosen features;
+4. log coefficient importance and the SHAP summary (JSON + PNG) under ``explain/``;
+5. log the model, run the quality gate (:mod:`glasswatch.training.gate`), register a model
+   version whose tags carry the dataset digests, git commit, model hash and the reference
+   dataset pointer, and move the ``champion`` alias when the gate passed;
+6. notify the desktop (or the log) that training finished or failed.
+
+Decisions
+---------
+* The data split does not depend on the training seed: one data version is one set of bytes,
+  whatever model is trained on it (``write_version`` refuses to overwrite different bytes).
+* The model hash is ``sha256(pickle.dumps(model, protocol=5))`` of the fitted pipeline; the
+  pickle holds only arrays, plain values and the sklearn version, so equal fits give equal
+  bytes (checked by the integration tests across two runs).
+* A refused candidate is still registered (tag ``glasswatch.gate=failed``, no alias) so the
+  evidence stays inspectable; then :class:`~glasswatch.errors.GateFailed` propagates.
+* The reference dataset for the monitor is logged as the run artifact
+  ``reference/reference.csv``; run tag and version tags ``glasswatch.reference.uri`` /
+  ``glasswatch.reference.sha256`` point at it.
+* A monitor spec ``<repo>/monitors/<model>.yaml`` is logged as ``monitor/<model>.yaml`` and
+  recorded in the run tag ``glasswatch.monitor_spec`` (path and sha256).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import pickle
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.sklearn
+import pandas as pd
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from glasswatch.errors import GateFailed
+from glasswatch.repro import file_sha256, log_dataset, log_preprocessing, tracked_run, write_version
+from glasswatch.schemas.alert import Lineage
+from glasswatch.training import explain
+from glasswatch.training.gate import GateConfig, enforce, evaluate_gate
+from glasswatch.training.notify import AlertSink, desktop_notify, log_alert
+
+__all__ = ["TARGET", "TrainConfig", "TrainResult", "load_splits", "model_hash", "train"]
+
+TARGET = "target"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run (the seed is the only source of randomness)."""
+
+    model_name: str = "breast-cancer"
+    seed: int = 42
+    project: str = "glasswatch"
+    env: str = "dev"
+    experiment: str | None = None
+    tracking_uri: str | None = None
+    data_dir: Path = Path(".glasswatch/data")
+    data_version: str = "v1"
+    split_seed: int = 0
+    features: tuple[str, ...] | None = None
+    """Subset of the 30 features the model uses (None: all)."""
+    C: float = 1.0
+    gate: GateConfig = field(default_factory=GateConfig)
+    repo: Path = Path(".")
+    shap_sample: int = 200
+    desktop: bool = True
+    system_metrics_interval: float | None = None
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_id: str
+    model_version: str
+    model_sha256: str
+    metrics: dict[str, float]
+    champion: bool
+    dataset_digests: dict[str, str]
+
+
+def load_splits(split_seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Train (60%), validation (20%) and reference (20%) splits, stratified, fixed by ``split_seed``."""
+    frame = load_breast_cancer(as_frame=True).frame
+    train, rest = train_test_split(frame, test_size=0.4, random_state=split_seed, stratify=frame[TARGET])
+    validation, reference = train_test_split(rest, test_size=0.5, random_state=split_seed,
+                                             stratify=rest[TARGET])
+    return {name: df.reset_index(drop=True)
+            for name, df in (("train", train), ("validation", validation), ("reference", reference))}
+
+
+def model_hash(model: Any) -> str:
+    """sha256 of the pickled fitted model (protocol fixed at 5)."""
+    return hashlib.sha256(pickle.dumps(model, protocol=5)).hexdigest()
+
+
+def _pip_requirements() -> list[str]:
+    """Pin what the pyfunc needs instead of letting MLflow infer it (slow, and a subprocess)."""
+    names = ("scikit-learn", "numpy", "pandas", "scipy")
+    return [f"{n}=={importlib.metadata.version(n)}" for n in names]
+
+
+def _log_explanations(model: Any, x_valid: pd.DataFrame, cfg: TrainConfig) -> None:
+    importance = explain.coefficient_importance(model, list(x_valid.columns))
+    shap_values = explain.shap_summary(model, x_valid, sample=cfg.shap_sample, seed=cfg.seed)
+    mlflow.log_dict(importance, "explain/feature_importance.json")
+    mlflow.log_dict(shap_values, "explain/shap_summary.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, values, title in (("shap_summary.png", shap_values, "mean |SHAP| per feature"),
+                                    ("feature_importance.png", importance, "|coefficient| (scaled)")):
+            if explain.plot_bars(values, Path(tmp, name), title):
+                mlflow.log_artifact(str(Path(tmp, name)), "explain")
+
+
+def _log_monitor_spec(cfg: TrainConfig) -> None:
+    spec = cfg.repo / "monitors" / f"{cfg.model_name}.yaml"
+    if spec.is_file():
+        mlflow.log_artifact(str(spec), "monitor")
+        mlflow.set_tag("glasswatch.monitor_spec", f"{spec.as_posix()} sha256={file_sha256(spec)}")
+
+
+def _fit(train_df: pd.DataFrame, features: Sequence[str], cfg: TrainConfig) -> Pipeline:
+    model = Pipeline([
+        ("scaler", StandardScaler()),
+        ("clf", LogisticRegression(C=cfg.C, max_iter=5000, random_state=cfg.seed)),
+    ])
+    return model.fit(train_df[list(features)], train_df[TARGET])
+
+
+def train(cfg: TrainConfig, *, notifier: AlertSink = log_alert) -> TrainResult:
+    """Run the pipeline; raises :class:`GateFailed` when the candidate is refused."""
+    try:
+        result = _train(cfg, notifier)
+    except GateFailed:
+        raise  # the gate already notified
+    except Exception as exc:
+        desktop_notify(f"glasswatch: training {cfg.model_name} failed", f"{type(exc).__name__}: {exc}",
+                       enabled=cfg.desktop)
+        raise
+    desktop_notify(f"glasswatch: trained {cfg.model_name} v{result.model_version}",
+                   f"roc_auc={result.metrics.get('roc_auc', float('nan')):.4f} champion={result.champion}",
+                   enabled=cfg.desktop)
+    return result
+
+
+def _train(cfg: TrainConfig, notifier: AlertSink) -> TrainResult:
+    splits = load_splits(cfg.split_seed)
+    files = {name: write_version(df, cfg.data_dir, cfg.data_version, name) for name, df in splits.items()}
+    features = list(cfg.features or [c for c in splits["train"].columns if c != TARGET])
+    contexts = {"train": "training", "validation": "validation", "reference": "reference"}
+    with tracked_run(cfg.project, env=cfg.env, seed=cfg.seed, experiment=cfg.experiment or cfg.project,
+                     tracking_uri=cfg.tracking_uri, repo=cfg.repo,
+                     tags={"glasswatch.model_name": cfg.model_name},
+                     system_metrics_interval=cfg.system_metrics_interval) as run:
+        digests = {name: log_dataset(splits[name], files[name].path, context=contexts[name], name=name,
+                                     targets=TARGET) for name in files}
+        log_preprocessing({"scaler": "StandardScaler", "features": ",".join(features),
+                           "n_features": len(features), "split": "60/20/20 stratified",
+                           "split_seed": cfg.split_seed, "data_version": cfg.data_version})
+        mlflow.log_params({"model": "LogisticRegression", "C": cfg.C, "max_iter": 5000})
+        model = _fit(splits["train"], features, cfg)
+        digest = model_hash(model)
+        mlflow.set_tag("glasswatch.model_sha256", digest)
+        _log_explanations(model, splits["validation"][features], cfg)
+        _log_monitor_spec(cfg)
+        reference_uri = f"runs:/{run.run_id}/reference/{files['reference'].path.name}"
+        mlflow.log_artifact(str(files["reference"].path), "reference")
+        mlflow.set_tags({"glasswatch.reference.uri": reference_uri,
+                         "glasswatch.reference.sha256": digests["reference"]})
+        x_valid = splits["validation"][features]
+        info = mlflow.sklearn.log_model(
+            model, name="model", signature=infer_signature(x_valid, model.predict_proba(x_valid)),
+            pip_requirements=_pip_requirements(),
+        )
+        eval_df = splits["validation"][[*features, TARGET]]
+        client = MlflowClient()
+        gate = evaluate_gate(info.model_uri, eval_df, TARGET, cfg.model_name, cfg.gate, client)
+        version = mlflow.register_model(info.model_uri, cfg.model_name)
+        tags = {f"glasswatch.dataset.{n}.sha256": d for n, d in digests.items()} | {
+            "glasswatch.git.commit": run.git.commit or "unknown",
+            "glasswatch.git.dirty": str(run.git.dirty).lower(),
+            "glasswatch.run_id": run.run_id,
+            "glasswatch.seed": str(cfg.seed),
+            "glasswatch.model_sha256": digest,
+            "glasswatch.reference.uri": reference_uri,
+            "glasswatch.reference.sha256": digests["reference"],
+            "glasswatch.gate": "passed" if gate.passed else "failed",
+        }
+        for key, value in tags.items():
+            client.set_model_version_tag(cfg.model_name, version.version, key, value)
+        mlflow.set_tags({"glasswatch.gate": tags["glasswatch.gate"],
+                         "glasswatch.model_version": str(version.version)})
+        lineage = Lineage(model_version=str(version.version), mlflow_run_id=run.run_id,
+                          reference_digest=digests["reference"], git_commit=run.git.commit)
+        enforce(gate, cfg.model_name, cfg.gate, lineage=lineage, notifier=notifier, desktop=cfg.desktop)
+        client.set_registered_model_alias(cfg.model_name, cfg.gate.alias, str(version.version))
+        return TrainResult(run_id=run.run_id, model_version=str(version.version), model_sha256=digest,
+                           metrics=dict(gate.candidate_metrics), champion=True, dataset_digests=digests)

@@ -1,0 +1,61 @@
+"""Worker HTTP endpoints: ``/glasswatch/stats`` (JSON) and ``/metrics`` (Prometheus text)."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+from glasswatch.agents.ingest import IngestMetrics
+from glasswatch.core.stats import PartitionState, merge_states
+from glasswatch.streams.app import GlasswatchApp
+
+__all__ = ["attach_web", "prometheus_text", "snapshot"]
+
+
+def snapshot(gw: GlasswatchApp, metrics: IngestMetrics) -> dict[str, Any]:
+    states: dict[str, PartitionState] = {
+        k: pickle.loads(v) for k, v in gw.state.items() if v  # noqa: S301 (our own changelog)
+    }
+    merged = merge_states(states.values())
+    merged["partitions"] = {k: {"last_offset": v.last_offset, "accepted": v.accepted} for k, v in sorted(states.items())}
+    merged["worker"] = {
+        "messages": metrics.messages,
+        "batches": metrics.batches,
+        "skipped_replays": metrics.skipped_replays,
+        "dead_letters_sent": metrics.dead_letters,
+        "busy_seconds": round(metrics.busy_s, 3),
+    }
+    return merged
+
+
+def prometheus_text(snap: dict[str, Any]) -> str:
+    lines = [
+        "# HELP glasswatch_events_accepted_total Events accepted by ingest (state of assigned partitions).",
+        "# TYPE glasswatch_events_accepted_total counter",
+        f"glasswatch_events_accepted_total {snap['accepted']}",
+        "# HELP glasswatch_events_rejected_total Messages or batch items sent to the dead-letter topic.",
+        "# TYPE glasswatch_events_rejected_total counter",
+    ]
+    for reason, n in sorted(snap["rejects"].items()):
+        lines.append(f'glasswatch_events_rejected_total{{reason="{reason}"}} {n}')
+    lines += [
+        "# TYPE glasswatch_ingest_busy_seconds_total counter",
+        f"glasswatch_ingest_busy_seconds_total {snap['worker']['busy_seconds']}",
+        "# TYPE glasswatch_replayed_messages_skipped_total counter",
+        f"glasswatch_replayed_messages_skipped_total {snap['worker']['skipped_replays']}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def attach_web(gw: GlasswatchApp, metrics: IngestMetrics) -> None:
+    app = gw.app
+
+    @app.page("/glasswatch/stats/")
+    async def stats_view(web: Any, request: Any) -> Any:
+        return web.json(snapshot(gw, metrics))
+
+    @app.page("/metrics/")
+    async def metrics_view(web: Any, request: Any) -> Any:
+        return web.text(prometheus_text(snapshot(gw, metrics)), content_type="text/plain; version=0.0.4")
+
+    del stats_view, metrics_view
