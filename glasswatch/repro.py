@@ -16,7 +16,13 @@ the MLflow side in :mod:`glasswatch.adapters.mlflow_tracking`. This facade sits 
 
 from __future__ import annotations
 
-from glasswatch.adapters.mlflow_tracking import TrackedRun, log_dataset, log_preprocessing, tracked_run
+from glasswatch.adapters.mlflow_tracking import (
+    TrackedRun,
+    log_dataset,
+    log_preprocessing,
+    pandas_dataset,
+    tracked_run,
+)
 from glasswatch.core.data_version import DataFile, describe_file, dvc_md5, write_version
 from glasswatch.core.repro import (
     EnvInfo,
@@ -46,6 +52,7 @@ __all__ = [
     "instance_type",
     "log_dataset",
     "log_preprocessing",
+    "pandas_dataset",
     "tracked_run",
     "write_version",
 ]

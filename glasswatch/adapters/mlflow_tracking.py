@@ -50,7 +50,7 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from mlflow.data.pandas_dataset import from_pandas
+from mlflow.data.pandas_dataset import PandasDataset, from_pandas
 from mlflow.exceptions import MlflowException
 
 from glasswatch.core.data_version import dvc_md5
@@ -67,7 +67,7 @@ from glasswatch.core.repro import (
 )
 from glasswatch.errors import ConfigError, TrackingError
 
-__all__ = ["TAG", "TrackedRun", "log_dataset", "log_preprocessing", "tracked_run"]
+__all__ = ["TAG", "TrackedRun", "log_dataset", "log_preprocessing", "pandas_dataset", "tracked_run"]
 
 TAG = "glasswatch."
 """Prefix of every tag glasswatch writes."""
@@ -212,15 +212,29 @@ def log_dataset(
     md5 = dvc_md5(p)
     if md5:
         input_tags[f"{TAG}dvc_md5"] = md5
+    dataset = pandas_dataset(df, p, name, targets)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
+        mlflow.log_input(dataset, context=context, tags=input_tags)  # the schema is inferred here
+    mlflow.set_tags({f"{TAG}dataset.{name}.sha256": digest, f"{TAG}dataset.{name}.context": context})
+    return digest
+
+
+def pandas_dataset(
+    df: pd.DataFrame, path: str | Path, name: str, targets: str | None = None
+) -> PandasDataset:
+    """MLflow dataset of ``df`` whose source is the file it came from.
+
+    Pass the same object to ``mlflow.models.evaluate`` after :func:`log_dataset` logged it:
+    MLflow keys inputs by (name, digest), so the evaluation reuses the input that carries our
+    context and digest tags instead of adding an untagged one.
+    """
     with warnings.catch_warnings():
         # MLflow registers its local source for both "" and "file" schemes and warns about the
         # (harmless) ambiguity; and it hints about integer columns when inferring the schema.
         warnings.filterwarnings("ignore", "The specified dataset source can be interpreted", UserWarning)
         warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
-        dataset = from_pandas(df, source=str(p.resolve()), name=name, targets=targets)
-        mlflow.log_input(dataset, context=context, tags=input_tags)  # the schema is inferred here
-    mlflow.set_tags({f"{TAG}dataset.{name}.sha256": digest, f"{TAG}dataset.{name}.context": context})
-    return digest
+        return from_pandas(df, source=str(Path(path).resolve()), name=name, targets=targets)
 
 
 def log_preprocessing(params: Mapping[str, Any]) -> None:

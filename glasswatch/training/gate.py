@@ -21,6 +21,7 @@ Decisions
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+from mlflow.data.pandas_dataset import PandasDataset
 from mlflow.exceptions import MlflowException
 from mlflow.models import MetricThreshold
 from mlflow.tracking import MlflowClient
@@ -85,15 +87,18 @@ def champion_version(client: MlflowClient, model_name: str, alias: str = "champi
         return None
 
 
-def _evaluate(model_uri: str, data: pd.DataFrame, targets: str) -> dict[str, float]:
-    result = mlflow.models.evaluate(  # type: ignore[no-untyped-call]
-        model=model_uri,
-        data=data,
-        targets=targets,
-        model_type="classifier",
-        evaluators="default",
-        evaluator_config=_EVALUATOR_CONFIG,
-    )
+def _evaluate(model_uri: str, data: pd.DataFrame | PandasDataset, targets: str) -> dict[str, float]:
+    with warnings.catch_warnings():
+        # the evaluator re-infers the schema of integer labels and hints about missing values
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
+        result = mlflow.models.evaluate(  # type: ignore[no-untyped-call]
+            model=model_uri,
+            data=data,
+            targets=None if isinstance(data, PandasDataset) else targets,
+            model_type="classifier",
+            evaluators="default",
+            evaluator_config=_EVALUATOR_CONFIG,
+        )
     return {k: float(v) for k, v in result.metrics.items() if isinstance(v, int | float)}
 
 
@@ -106,7 +111,7 @@ class _Metrics:
 
 def evaluate_gate(
     candidate_uri: str,
-    data: pd.DataFrame,
+    data: pd.DataFrame | PandasDataset,
     targets: str,
     model_name: str,
     config: GateConfig | None = None,
@@ -114,7 +119,9 @@ def evaluate_gate(
 ) -> GateResult:
     """Evaluate the candidate (and the champion, if any) and apply the thresholds.
 
-    Needs an active run (the candidate's metrics are logged there). Never raises on a
+    Needs an active run (the candidate's metrics are logged there). Pass ``data`` as the
+    :class:`PandasDataset` already logged by ``log_dataset`` so no untagged input is added
+    (``targets`` is then taken from the dataset). Never raises on a
     failed gate; see :func:`enforce` for the raising, notifying variant.
     """
     cfg = config or GateConfig()

@@ -52,7 +52,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from glasswatch.errors import GateFailed
-from glasswatch.repro import file_sha256, log_dataset, log_preprocessing, tracked_run, write_version
+from glasswatch.repro import (
+    file_sha256,
+    log_dataset,
+    log_preprocessing,
+    pandas_dataset,
+    tracked_run,
+    write_version,
+)
 from glasswatch.schemas.alert import Lineage
 from glasswatch.training import explain
 from glasswatch.training.gate import GateConfig, enforce, evaluate_gate
@@ -190,8 +197,11 @@ def _train(cfg: TrainConfig, notifier: AlertSink) -> TrainResult:
             pip_requirements=_pip_requirements(),
         )
         eval_df = splits["validation"][[*features, TARGET]]
+        log_dataset(eval_df, files["validation"].path, context="evaluation", name="validation-eval",
+                    targets=TARGET)
+        eval_ds = pandas_dataset(eval_df, files["validation"].path, "validation-eval", TARGET)
         client = MlflowClient()
-        gate = evaluate_gate(info.model_uri, eval_df, TARGET, cfg.model_name, cfg.gate, client)
+        gate = evaluate_gate(info.model_uri, eval_ds, TARGET, cfg.model_name, cfg.gate, client)
         version = mlflow.register_model(info.model_uri, cfg.model_name)
         tags = {f"glasswatch.dataset.{n}.sha256": d for n, d in digests.items()} | {
             "glasswatch.git.commit": run.git.commit or "unknown",
