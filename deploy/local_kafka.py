@@ -188,7 +188,9 @@ class LocalKafka:
 
     ``port=0`` picks a free port; ``controller_port=None`` picks a free controller port at each
     start (the quorum is static, ``controller.quorum.voters``, so the port may change between runs).
-    ``extra_config`` adds or overrides ``server.properties`` entries.
+    ``extra_config`` adds or overrides ``server.properties`` entries. ``stop_with_parent=True``
+    (tests) adds a tiny ``sh`` watchdog that stops the broker if this Python process dies without
+    calling :meth:`stop` (SIGKILL, OOM), so no JVM is left behind in a temp dir.
     """
 
     def __init__(
@@ -205,6 +207,7 @@ class LocalKafka:
         stop_timeout: float = 30.0,
         extra_config: Mapping[str, str] | None = None,
         jvm_opts: Sequence[str] = (),
+        stop_with_parent: bool = False,
     ) -> None:
         self.port = port or free_port()
         self.controller_port = controller_port
@@ -217,8 +220,10 @@ class LocalKafka:
         self.stop_timeout = stop_timeout
         self.extra_config = dict(extra_config or {})
         self.jvm_opts = tuple(jvm_opts)
+        self.stop_with_parent = stop_with_parent
         self.timings: dict[str, float] = {}
         self._proc: subprocess.Popen[bytes] | None = None
+        self._watchdog: subprocess.Popen[bytes] | None = None
 
     # --- paths and properties ------------------------------------------------------------------
     @property
@@ -412,8 +417,11 @@ class LocalKafka:
         except (OSError, ValueError):
             return None
         pid = info.get("pid")
-        if not isinstance(pid, int) or not _alive(pid) or "kafka.Kafka" not in _cmdline(pid):
-            return None  # stale: the broker died or the pid was reused
+        if not isinstance(pid, int) or not _alive(pid):
+            return None  # stale: the broker died
+        cmdline = _cmdline(pid)
+        if "kafka.Kafka" not in cmdline or str(self.config_file) not in cmdline:
+            return None  # stale: the pid now belongs to another process
         return info
 
     def running(self) -> dict[str, object] | None:
@@ -446,6 +454,8 @@ class LocalKafka:
             )  # fmt: skip
         finally:
             out.close()
+        if self.stop_with_parent:
+            self._watchdog = self._start_watchdog(self._proc.pid)
         self.pid_file.write_text(json.dumps({
             "pid": self._proc.pid, "port": self.port, "controller_port": self.controller_port,
             "version": self.version, "cluster_id": self.cluster_id, "started_at": time.time(),
@@ -457,6 +467,17 @@ class LocalKafka:
             raise
         self.timings["ready_s"] = time.monotonic() - started
         return self
+
+    @staticmethod
+    def _start_watchdog(pid: int) -> subprocess.Popen[bytes]:
+        script = (
+            f"while kill -0 {os.getpid()} 2>/dev/null && kill -0 {pid} 2>/dev/null; do sleep 1; done; "
+            f"kill -TERM {pid} 2>/dev/null; sleep 20; kill -KILL {pid} 2>/dev/null"
+        )
+        return subprocess.Popen(
+            ["sh", "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
 
     def wait_ready(self, timeout: float) -> None:
         """Poll with the Kafka protocol until the broker reports itself with our cluster id."""
@@ -497,6 +518,7 @@ class LocalKafka:
         if pid is None or not _alive(pid):
             self.pid_file.unlink(missing_ok=True)
             self._proc = None
+            self._reap_watchdog()
             return False
         started = time.monotonic()
         with contextlib.suppress(ProcessLookupError):
@@ -509,7 +531,15 @@ class LocalKafka:
         self.timings["stop_s"] = time.monotonic() - started
         self.pid_file.unlink(missing_ok=True)
         self._proc = None
+        self._reap_watchdog()
         return True
+
+    def _reap_watchdog(self) -> None:
+        if self._watchdog is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self._watchdog.kill()  # only the sh loop: the broker is already gone
+            self._watchdog.wait()
+            self._watchdog = None
 
     def _wait_gone(self, pid: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

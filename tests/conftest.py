@@ -36,7 +36,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("kafka")
     kafka = None
     for attempt in range(2):  # the free port may be taken between choosing it and the JVM binding it
-        candidate = local_kafka.LocalKafka(port=0, workdir=workdir / f"run{attempt}")
+        candidate = local_kafka.LocalKafka(port=0, workdir=workdir / f"run{attempt}", stop_with_parent=True)
         try:
             candidate.start()
         except local_kafka.KafkaStartError:
