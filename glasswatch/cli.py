@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "glasswatch.commands.worker",
     "glasswatch.commands.traffic",
     "glasswatch.commands.demo",
+    "glasswatch.commands.training",
 )
 
 
