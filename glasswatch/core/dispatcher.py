@@ -157,6 +157,11 @@ class Dispatcher:
                 offs.pending[source.offset] = len(routes)
         self.grouper.add(alert, routes, now, source)
 
+    def skip(self, source: MessageRef) -> None:
+        """A message with nothing to deliver (e.g. dead-lettered as unreadable): committable."""
+        offs = self._offsets.setdefault((source.topic, source.partition), _Offsets())
+        offs.max_seen = max(offs.max_seen, source.offset)
+
     # -- what to do now ------------------------------------------------------------------
     def ready(self, now: datetime) -> list[Delivery]:
         """Flush due groups and escalations; the deliveries to attempt now (≤ 1 per receiver)."""

@@ -69,11 +69,15 @@ class SlackReceiver(_Receiver):
     kind: Literal["slack"] = "slack"
     channel: str = Field(min_length=1)
     token: SecretRef
+    api_url: str | None = None
+    """Slack Web API base (Alertmanager's ``api_url``); default ``https://slack.com/api/``."""
 
 
 class PagerDutyReceiver(_Receiver):
     kind: Literal["pagerduty"] = "pagerduty"
     routing_key: SecretRef
+    url: str | None = None
+    """Events API base (Alertmanager's ``url``); default ``https://events.pagerduty.com``."""
 
 
 class DesktopReceiver(_Receiver):
