@@ -175,6 +175,25 @@ def _cmdline(pid: int) -> str:
     return subprocess.run(ps, capture_output=True, text=True, check=False).stdout
 
 
+def _errors(path: Path, limit: int = 12) -> str:
+    """The first ERROR/FATAL lines of a Kafka log with their exception and ``Caused by`` lines."""
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    picked: list[str] = []
+    for i, line in enumerate(text):
+        if "] ERROR " in line or "] FATAL " in line:
+            picked.append(line)
+            if i + 1 < len(text) and not text[i + 1].startswith("["):
+                picked.append(text[i + 1])  # the exception message
+        elif line.startswith("Caused by:") and line not in picked:
+            picked.append(line)
+        if len(picked) >= limit:
+            break
+    return "\n".join(picked)
+
+
 def _tail(path: Path, lines: int = 40) -> str:
     try:
         text = path.read_text(errors="replace").splitlines()
@@ -444,8 +463,11 @@ class LocalKafka:
         self.controller_port = self.controller_port or free_port()
         self._write_config()
         self.format()
+        for log in (self.log_file, self.log_file.with_name("kafka.out")):  # this run's logs only
+            if log.exists():
+                log.replace(log.with_name(log.name + ".prev"))
         started = time.monotonic()
-        out = (self.workdir / "logs" / "kafka.out").open("ab")
+        out = (self.workdir / "logs" / "kafka.out").open("wb")
         try:
             self._proc = subprocess.Popen(
                 self._jvm("kafka.Kafka", str(self.config_file)),
@@ -472,7 +494,9 @@ class LocalKafka:
     def _start_watchdog(pid: int) -> subprocess.Popen[bytes]:
         script = (
             f"while kill -0 {os.getpid()} 2>/dev/null && kill -0 {pid} 2>/dev/null; do sleep 1; done; "
-            f"kill -TERM {pid} 2>/dev/null; sleep 20; kill -KILL {pid} 2>/dev/null"
+            f"kill -TERM {pid} 2>/dev/null; i=0; "
+            f"while kill -0 {pid} 2>/dev/null && [ $i -lt 20 ]; do sleep 1; i=$((i+1)); done; "
+            f"kill -0 {pid} 2>/dev/null && kill -KILL {pid}"
         )
         return subprocess.Popen(
             ["sh", "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -504,9 +528,11 @@ class LocalKafka:
 
     def _log_tails(self) -> str:
         out = self.log_file.with_name("kafka.out")
+        errors = _errors(self.log_file)
+        first = f"--- first errors in {self.log_file} ---\n{errors}\n" if errors else ""
         return (
-            f"--- tail of {self.log_file} ---\n{_tail(self.log_file)}\n"
-            f"--- tail of {out} ---\n{_tail(out)}"
+            f"{first}--- tail of {self.log_file} ---\n{_tail(self.log_file, 20)}\n"
+            f"--- tail of {out} ---\n{_tail(out, 20)}"
         )
 
     def stop(self) -> bool:

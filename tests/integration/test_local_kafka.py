@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -151,3 +153,68 @@ def test_missing_maven_on_first_fetch_gives_a_clear_error(
 
     with pytest.raises(local_kafka.EnvironmentNotReady, match=r"`mvn` was not found"):
         kafka.fetch()
+
+
+def test_a_taken_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        kafka = local_kafka.LocalKafka(port=port, workdir=tmp_path / "run", cache_dir=tmp_path / "cache")
+
+        with pytest.raises(local_kafka.KafkaStartError, match=rf"port {port} on 127.0.0.1 is already in use"):
+            kafka.start()
+
+    assert not (tmp_path / "cache").exists()  # refused before any fetch
+
+
+@pytest.mark.integration
+def test_a_broker_that_dies_during_startup_reports_the_cause(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(local_kafka, "_port_in_use", lambda *_args, **_kw: False)  # lose the race on purpose
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        kafka = local_kafka.LocalKafka(port=taken.getsockname()[1], workdir=tmp_path / "run")
+
+        with pytest.raises(local_kafka.KafkaStartError) as info:
+            kafka.start()
+
+    message = str(info.value)
+    assert "the broker exited with code" in message
+    assert "--- first errors in" in message
+    assert "Address already in use" in message
+    assert not kafka.pid_file.exists()
+
+
+_OWNER = """
+import sys, time
+sys.path.insert(0, {deploy!r})
+import local_kafka
+kafka = local_kafka.LocalKafka(port=0, workdir={workdir!r}, stop_with_parent=True).start()
+print(kafka._proc.pid, flush=True)
+time.sleep(300)
+"""
+
+
+@pytest.mark.integration
+def test_a_test_broker_does_not_outlive_a_killed_owner(tmp_path: Path) -> None:
+    code = _OWNER.format(deploy=str(SCRIPT.parent), workdir=str(tmp_path / "run"))
+    owner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None
+        broker_pid = int(owner.stdout.readline())
+        assert local_kafka._alive(broker_pid)
+        owner.kill()  # SIGKILL: no finaliser, no atexit
+        owner.wait()
+        deadline = time.monotonic() + 30
+        while local_kafka._alive(broker_pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not local_kafka._alive(broker_pid)
+    finally:
+        owner.kill()
+        owner.wait()
+        if owner.stdout is not None:
+            owner.stdout.close()
+        local_kafka.LocalKafka(workdir=tmp_path / "run").stop()
