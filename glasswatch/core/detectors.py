@@ -75,7 +75,8 @@ class DriftDetector:
         self.detector = _build(kind, dict(params or {}), seed)
         self._latch = Latch(1, resolve_after)
         self._var = stats.Var()
-        self._pending: list[float] = []
+        self._pending: list[tuple[float, int | None]] = []
+        self._nref = 0.0
         self._scale: tuple[float, float] | None = None
         self._decision = Decision("none", None, (None, None), False, False)
         self.n_detections = 0
@@ -92,31 +93,41 @@ class DriftDetector:
     def drift_detected(self) -> bool:
         return self._decision.breaching
 
-    def _feed(self, x: float) -> bool:
+    def _z(self, x: float, n: int | None) -> float:
         assert self._scale is not None
         mean, std = self._scale
-        self.detector.update((x - mean) / std)
+        z = (x - mean) / std
+        return z * math.sqrt(n / self._nref) if n and self._nref else z
+
+    def _feed(self, x: float, n: int | None) -> bool:
+        self.detector.update(self._z(x, n))
         return bool(self.detector.drift_detected)
 
-    def update(self, x: float | None) -> DriftDetector:
+    def update(self, x: float | None, n: int | None = None) -> DriftDetector:
+        """Add one window's value; ``n`` (its event count) rescales ``z`` by ``sqrt(n / n_ref)``.
+
+        ``n_ref`` is the mean count over warm-up, so sparse windows (an event-rate drop) do not
+        look like a change in every signal; leave ``n`` out for signals that are not averages.
+        """
         if x is None:
             self._decision = self._decision._replace(state="none", value=None, breaching=False)
             return self
         if self._scale is None:
             self._var.update(x)
-            self._pending.append(x)
+            self._pending.append((x, n))
+            if n:
+                self._nref += (n - self._nref) / len(self._pending)
             if len(self._pending) < self.warmup:
                 self._decision = Decision("none", x, (None, None), False, False)
                 return self
             mean = self._var.mean.get()
             std = max(math.sqrt(max(self._var.get(), 0.0)), self.min_std, 1e-9 * abs(mean), 1e-12)
             self._scale = (mean, std)
-            detected = any([self._feed(v) for v in self._pending])
+            detected = any([self._feed(v, c) for v, c in self._pending])
             self._pending = []
         else:
-            detected = self._feed(x)
+            detected = self._feed(x, n)
         self.n_detections += detected
         state = self._latch.step(detected)
-        mean, std = self._scale
-        self._decision = Decision(state, x, (None, None), detected, self._latch.active, (x - mean) / std)
+        self._decision = Decision(state, x, (None, None), detected, self._latch.active, self._z(x, n))
         return self

@@ -1,149 +1,104 @@
-"""Seeded synthetic traffic: realistic prediction events and malformed messages of every kind.
+"""Seeded simulated prediction streams with one known change, for tests, calibration and benches.
+
+:func:`simulate` draws numeric features ``x0..x{n-1}`` (independent normals with distinct scales),
+a categorical feature ``segment``, a prediction score independent of the features (so a feature
+change touches only that feature's signals), a latency and Poisson arrivals, then injects one
+change on ``[change_at, revert_at)`` (event indices):
+
+``mean_shift``     ``x0`` shifts by ``magnitude`` of its standard deviations
+``variance``       ``x0``'s deviation from its mean is multiplied by ``magnitude``
+``category_mix``   ``segment`` switches to a reversed mix
+``missing_rate``   ``x0`` is missing with probability ``magnitude``
+``event_rate``     arrivals slow down by the factor ``magnitude`` (an event-rate drop)
+
+``base`` may be a 2-D array of real rows (e.g. a bundled data set); rows are then bootstrapped
+with the seed and its columns become ``x0, x1, ...``. Everything is vectorised with numpy.
 
 Examples
 --------
->>> from datetime import datetime, timezone
->>> gen = TrafficGenerator(model="churn", seed=7, start=datetime(2026, 1, 1, tzinfo=timezone.utc))
->>> e = gen.event(0)
->>> sorted(e["features"])[:3], e["type"]
-(['age', 'balance', 'country'], 'prediction')
->>> gen.event(0) == TrafficGenerator(model="churn", seed=7,
-...     start=datetime(2026, 1, 1, tzinfo=timezone.utc)).event(0)
-True
->>> [kind for kind, _ in gen.malformed(3)]
-['not_json', 'wrong_type', 'non_finite']
+>>> recs = simulate(1000, change="mean_shift", change_at=500, magnitude=3.0, seed=1)
+>>> len(recs), recs[0].event.features["segment"], recs[0].offset
+(1000, 'a', 0)
+>>> import statistics
+>>> round(statistics.mean(r.event.features["x0"] for r in recs[500:]))
+3
 """
 
 from __future__ import annotations
 
-import math
-import random
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
-import orjson
+import numpy as np
 
-__all__ = ["MALFORMED_KINDS", "Shift", "TrafficGenerator"]
+from glasswatch.core.windows import Located
+from glasswatch.schemas.events import PredictionEvent
 
-MALFORMED_KINDS = (
-    "not_json",
-    "wrong_type",
-    "non_finite",
-    "missing_field",
-    "oversize",
-    "unknown_schema_version",
-    "bad_utf8",
-    "unknown_type",
-)
-"""The malformed kinds :meth:`TrafficGenerator.malformed` cycles through, each with the reason
-code the validator must give it (the kind *is* the expected reason)."""
+__all__ = ["CATEGORIES", "Change", "simulate"]
+
+Change = Literal["mean_shift", "variance", "category_mix", "missing_rate", "event_rate"]
+CATEGORIES = ("a", "b", "c", "d")
+MIX = np.array([0.4, 0.3, 0.2, 0.1])
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class Shift:
-    """A change injected from event index ``at`` on (for drift demos and detector tests)."""
-
-    at: int
-    feature: str = "age"
-    mean_delta: float = 0.0
-    scale: float = 1.0
-    missing_rate: float | None = None
-
-
-@dataclass
-class TrafficGenerator:
-    """Deterministic generator of a model's events (same seed → same events)."""
-
-    model: str = "demo"
-    model_version: str = "1"
-    seed: int = 42
-    start: datetime | None = None
-    rate_per_s: float = 100.0
-    shifts: tuple[Shift, ...] = ()
-    _rng: random.Random = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._rng = random.Random(self.seed)
-
-    def _t(self, i: int) -> str:
-        assert self.start is not None, "start time is required"
-        return (self.start + timedelta(seconds=i / self.rate_per_s)).isoformat()
-
-    def event(self, i: int) -> dict[str, Any]:
-        rng = random.Random(f"{self.seed}:{i}")
-        age = rng.gauss(40.0, 12.0)
-        income = math.exp(rng.gauss(10.5, 0.5))
-        balance = rng.gauss(2500.0, 900.0)
-        tenure = float(rng.randint(0, 120))
-        missing = 0.02
-        for s in self.shifts:
-            if i >= s.at:
-                if s.feature == "age":
-                    age = 40.0 + (age - 40.0) * s.scale + s.mean_delta
-                elif s.feature == "balance":
-                    balance = 2500.0 + (balance - 2500.0) * s.scale + s.mean_delta
-                if s.missing_rate is not None:
-                    missing = s.missing_rate
-        features: dict[str, Any] = {
-            "age": round(age, 3),
-            "income": round(income, 2),
-            "balance": round(balance, 2) if rng.random() > missing else None,
-            "tenure_months": tenure,
-            "country": rng.choices(["DE", "FR", "US", "IN", "BR"], weights=[30, 20, 25, 15, 10])[0],
-            "plan": rng.choice(["basic", "pro", "team"]),
-        }
-        z = -3.0 + 0.04 * (age - 40) + 0.0004 * (2500 - balance) + 0.01 * tenure
-        p = 1.0 / (1.0 + math.exp(-z))
-        return {
-            "schema_version": 1,
-            "type": "prediction",
-            "model": self.model,
-            "model_version": self.model_version,
-            "prediction_id": f"{self.model}-{self.seed}-{i}",
-            "event_time": self._t(i),
-            "features": features,
-            "prediction": round(p, 6),
-            "probabilities": {"0": round(1 - p, 6), "1": round(p, 6)},
-            "latency_ms": round(abs(rng.gauss(12.0, 3.0)), 3),
-            "tags": {"source": "simulate"},
-        }
-
-    def events(self, n: int, first: int = 0) -> Iterator[dict[str, Any]]:
-        for i in range(first, first + n):
-            yield self.event(i)
-
-    def malformed(self, m: int, max_bytes: int = 900_000) -> Iterator[tuple[str, bytes]]:
-        """``m`` malformed payloads as (expected reason, bytes), cycling through the kinds."""
-        for j in range(m):
-            kind = MALFORMED_KINDS[j % len(MALFORMED_KINDS)]
-            base = self.event(10_000_000 + j)
-            yield kind, _corrupt(kind, base, max_bytes)
-
-
-def _corrupt(kind: str, ev: dict[str, Any], max_bytes: int) -> bytes:
-    if kind == "not_json":
-        return orjson.dumps(ev)[:-7]
-    if kind == "wrong_type":
-        ev["features"]["age"] = "forty"
-        ev["model_version"] = 3
-        return orjson.dumps(ev)
-    if kind == "non_finite":
-        return orjson.dumps(ev).replace(b'"tenure_months":', b'"tenure_months":NaN,"x_inf":Infinity,"t":', 1)
-    if kind == "missing_field":
-        del ev["prediction_id"]
-        return orjson.dumps(ev)
-    if kind == "oversize":
-        ev["tags"] = {"blob": "x" * 1000}
-        ev["features"] = {f"f{k}": "y" * 1000 for k in range(max_bytes // 1000 + 1)}
-        return orjson.dumps(ev)
-    if kind == "unknown_schema_version":
-        ev["schema_version"] = 99
-        return orjson.dumps(ev)
-    if kind == "bad_utf8":
-        return orjson.dumps(ev).replace(b'"simulate"', b'"\xff\xfe\xfa"', 1)
-    if kind == "unknown_type":
-        ev["type"] = "explanation"
-        return orjson.dumps(ev)
-    raise ValueError(f"unknown malformed kind {kind!r}")
+def simulate(
+    n: int,
+    *,
+    n_features: int = 10,
+    rate: float = 100.0,
+    change: Change | None = None,
+    change_at: int = 0,
+    revert_at: int | None = None,
+    magnitude: float = 3.0,
+    seed: int = 0,
+    base: np.ndarray | None = None,
+    model: str = "m",
+    topic: str = "predictions",
+    start: datetime = T0,
+    first_offset: int = 0,
+) -> list[Located]:
+    rng = np.random.default_rng(seed)
+    stop = n if revert_at is None else revert_at
+    changed = np.zeros(n, dtype=bool)
+    if change is not None:
+        changed[change_at:stop] = True
+    if base is not None:
+        x = np.asarray(base, dtype=np.float64)[rng.integers(0, len(base), size=n)]
+        n_features = x.shape[1]
+    else:
+        scales = 1.0 + np.arange(n_features)
+        x = rng.normal(10.0 * np.arange(n_features), scales, size=(n, n_features))
+    mu, sd = x[:, 0][~changed].mean() if (~changed).any() else 0.0, x[:, 0].std() or 1.0
+    if change == "mean_shift":
+        x[changed, 0] += magnitude * sd
+    elif change == "variance":
+        x[changed, 0] = mu + (x[changed, 0] - mu) * magnitude
+    missing = np.zeros(n, dtype=bool)
+    if change == "missing_rate":
+        missing = changed & (rng.random(n) < magnitude)
+    mix = np.broadcast_to(MIX, (n, 4))
+    if change == "category_mix":
+        mix = np.where(changed[:, None], MIX[::-1], MIX)
+    seg = (rng.random(n)[:, None] > np.cumsum(mix, axis=1)).sum(axis=1)
+    gaps = rng.exponential(1.0 / rate, size=n)
+    if change == "event_rate":
+        gaps[changed] *= magnitude
+    times_us = np.round(np.cumsum(gaps) * 1e6).astype(np.int64)
+    pred = rng.beta(2.0, 5.0, size=n)
+    latency = rng.lognormal(3.0, 0.3, size=n)
+    names = [f"x{j}" for j in range(n_features)]
+    rows = x.tolist()
+    out = []
+    for i in range(n):
+        feats: dict[str, float | str | None] = dict(zip(names, rows[i], strict=True))
+        if missing[i]:
+            feats["x0"] = None
+        feats["segment"] = CATEGORIES[int(seg[i])]
+        ev = PredictionEvent(
+            model=model, model_version="1", prediction_id=f"p{first_offset + i}",
+            event_time=start + timedelta(microseconds=int(times_us[i])), features=feats,
+            prediction=float(pred[i]), latency_ms=float(latency[i]),
+        )
+        out.append(Located(ev, topic, 0, first_offset + i))
+    return out

@@ -141,6 +141,7 @@ class DynamicThreshold:
         self._latch = Latch(hysteresis, resolve_after)
         self._var = stats.Var()
         self._n = 0
+        self._nref = 0.0
         self._mean = 0.0
         self._ewvar = 0.0
         self._decision = NO_DECISION
@@ -155,16 +156,23 @@ class DynamicThreshold:
 
     @property
     def band(self) -> tuple[float | None, float | None]:
+        return self._band(None)
+
+    def _band(self, n: int | None) -> tuple[float | None, float | None]:
         if self._n < self.warmup:
             return (None, None)
         width = self.k * max(math.sqrt(max(self._ewvar, 0.0)), self.min_std, 1e-9 * abs(self._mean), 1e-12)
+        if n and self._nref:
+            width *= math.sqrt(self._nref / n)
         return (
             self._mean - width if self.side != "upper" else None,
             self._mean + width if self.side != "lower" else None,
         )
 
-    def _learn(self, x: float) -> None:
+    def _learn(self, x: float, n: int | None) -> None:
         self._n += 1
+        if n and self._n <= self.warmup:
+            self._nref += (n - self._nref) / self._n
         if self._n <= self.warmup:
             self._var.update(x)
             self._mean = self._var.mean.get()
@@ -175,20 +183,26 @@ class DynamicThreshold:
         self._mean += incr
         self._ewvar = (1 - self.alpha) * (self._ewvar + diff * incr)
 
-    def update(self, x: float | None) -> DynamicThreshold:
+    def update(self, x: float | None, n: int | None = None) -> DynamicThreshold:
+        """Add one window's value; ``n`` (its event count) widens the band for sparse windows.
+
+        A window mean's sampling noise grows like ``1/sqrt(n)``: with ``n`` given, the band is
+        scaled by ``sqrt(n_ref / n)`` where ``n_ref`` is the mean count over the warm-up windows,
+        so an event-rate drop does not make every other signal look noisy.
+        """
         if x is None:
             self._decision = NO_DECISION._replace(active=self._latch.active)
             return self
         if self._n < self.warmup:
-            self._learn(x)
+            self._learn(x, n)
             self._decision = Decision("none", x, (None, None), False, False)
             return self
-        lower, upper = self.band
+        lower, upper = self._band(n)
         breach = (upper is not None and x > upper) or (lower is not None and x < lower)
         was_active = self._latch.active
         state = self._latch.step(breach)
         if not breach and not was_active and state == "none":
-            self._learn(x)
+            self._learn(x, n)
         half = (upper - self._mean) if upper is not None else (self._mean - (lower or 0.0))
         score = (x - self._mean) / half * self.k if half > 0 else None
         self._decision = Decision(state, x, (lower, upper), breach, self._latch.active, score)
