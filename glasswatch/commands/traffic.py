@@ -35,7 +35,7 @@ async def simulate_traffic(
     """Publish ``events`` good events and ``bad`` malformed messages; returns what was sent."""
     from glasswatch.adapters.kafka_admin import ensure_topics, glasswatch_topics
     from glasswatch.client import Publisher
-    from glasswatch.core.simulate import TrafficGenerator
+    from glasswatch.core.traffic import TrafficGenerator
 
     await ensure_topics(settings.kafka.bootstrap, glasswatch_topics(settings))
     virtual_rate = rate or 100.0

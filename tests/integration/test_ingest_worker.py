@@ -1,0 +1,97 @@
+"""End to end through the real broker: simulated traffic in, stats and dead letters out."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import signal
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from glasswatch.commands.traffic import read_dead_letters, simulate_traffic
+from glasswatch.core.traffic import MALFORMED_KINDS, TrafficGenerator
+from glasswatch.core.stats import ModelStats
+from glasswatch.core.validate import decode
+from glasswatch.schemas import DeadLetter, PredictionEvent
+
+from .worker_process import WorkerProcess
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WorkerProcess]:
+    w = WorkerProcess(kafka_bootstrap, tmp_path)
+    yield w
+    w.stop()
+
+
+def _expected_stats(model: str, n: int, seed: int) -> dict[str, dict[str, object]]:
+    """What the worker must report: the same core code fed the same events in the same order."""
+    gen = TrafficGenerator(model=model, seed=seed, start=datetime(2026, 1, 1, tzinfo=UTC))
+    ms = ModelStats()
+    for doc in gen.events(n):
+        ms.update(PredictionEvent.model_validate({**doc, "event_time": "2026-01-01T00:00:00Z"}))
+    return ms.summary()["features"]
+
+
+def _assert_same_stats(actual: dict[str, dict[str, object]], expected: dict[str, dict[str, object]]) -> None:
+    assert set(actual) == set(expected)
+    for feature, exp in expected.items():
+        got = actual[feature]
+        for key, value in exp.items():
+            if isinstance(value, float):
+                assert math.isclose(got[key], value, rel_tol=1e-9, abs_tol=1e-9), (feature, key)  # type: ignore[arg-type]
+            else:
+                assert got[key] == value, (feature, key)
+
+
+def test_good_events_counted_and_every_malformed_one_dead_lettered(worker: WorkerProcess) -> None:
+    n_good, n_bad = 3000, 3 * len(MALFORMED_KINDS)
+    worker.start()
+    sent = asyncio.run(simulate_traffic(worker.settings, model="churn", events=n_good, bad=n_bad,
+                                        batch_size=100, seed=11))
+    assert sent["good"] == n_good and sent["bad"] == n_bad
+
+    snap = worker.wait_for(lambda s: s["accepted"] >= n_good and s["rejected"] >= n_bad)
+    assert snap["accepted"] == n_good
+    assert snap["rejects"] == {kind: 3 for kind in MALFORMED_KINDS}
+    model = snap["models"]["churn"]
+    assert model["events"] == {"prediction": n_good}
+    _assert_same_stats(model["features"], _expected_stats("churn", n_good, seed=11))
+
+    letters = [DeadLetter.model_validate(d) for d in
+               asyncio.run(read_dead_letters(worker.settings.kafka.bootstrap, worker.settings.topics.dead_letters))]
+    assert Counter(d.reason for d in letters) == {kind: 3 for kind in MALFORMED_KINDS}
+    good_ids = {f"churn-11-{i}" for i in range(n_good)}
+    for d in letters:
+        assert d.source_topic == worker.settings.topics.predictions
+        assert d.source_offset >= 0 and d.detail and d.error_class
+        assert d.raw_size > 0 and len(d.raw_sha256) == 64
+        # zero good events in the dead-letter topic
+        assert not decode(d.raw_bytes(), now=datetime.now(UTC)).events or d.raw_truncated
+        assert not any(pid.encode() in d.raw_bytes() for pid in list(good_ids)[:50])
+    oversize = [d for d in letters if d.reason == "oversize"]
+    assert all(d.raw_truncated and d.raw_size > worker.settings.validation.max_message_bytes for d in oversize)
+
+
+def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(worker: WorkerProcess) -> None:
+    """Single-event messages (the slow path) so the kill lands mid-stream; two models, two partitions."""
+    n = 12_000
+    models = ["alpha", "beta"]
+    for m in models:
+        asyncio.run(simulate_traffic(worker.settings, model=m, events=n, batch_size=1, seed=5))
+    worker.start()
+    worker.wait_for(lambda s: s["accepted"] >= 3000, timeout_s=120)
+    worker.kill(signal.SIGKILL)
+    first_run = worker.log_tail()
+    worker.start()
+    snap = worker.wait_for(lambda s: s["accepted"] >= 2 * n, timeout_s=240)
+    assert snap["accepted"] == 2 * n, first_run
+    for m in models:
+        assert snap["models"][m]["events"] == {"prediction": n}
+        _assert_same_stats(snap["models"][m]["features"], _expected_stats(m, n, seed=5))
