@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "glasswatch.commands.traffic",
     "glasswatch.commands.demo",
     "glasswatch.commands.training",
+    "glasswatch.commands.routing",
 )
 
 
