@@ -49,12 +49,15 @@ RUN groupadd --system --gid 10001 glasswatch \
 
 COPY --from=builder --chown=root:root /app/.venv /app/.venv
 
+# NUMBA_CACHE_DIR: numba (via shap/river) caches compiled functions next to their source by
+# default, which is read-only here ("cannot cache function ... no locator available")
 ENV PATH="/app/.venv/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     GLASSWATCH_ENV=docker \
     GLASSWATCH_WORKER__DATA_DIR=/var/lib/glasswatch/worker \
     GLASSWATCH_NOTIFY__DESKTOP=false \
+    NUMBA_CACHE_DIR=/tmp/numba-cache \
     MLFLOW_DISABLE_TELEMETRY=true \
     DO_NOT_TRACK=1 \
     EVIDENTLY_DISABLE_TELEMETRY=1
