@@ -9,12 +9,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from kafka_helpers import REPO_ROOT, create_topic, load_local_kafka, unique_topic
+from kafka_helpers import REPO_ROOT, create_topic, create_topic_sync, load_local_kafka, unique_topic
 
 local_kafka = load_local_kafka()
 SCRIPT = REPO_ROOT / "deploy" / "local_kafka.py"
@@ -218,3 +220,27 @@ def test_a_test_broker_does_not_outlive_a_killed_owner(tmp_path: Path) -> None:
         if owner.stdout is not None:
             owner.stdout.close()
         local_kafka.LocalKafka(workdir=tmp_path / "run").stop()
+
+
+@pytest.mark.integration
+def test_new_topic_creates_the_partitions_and_refuses_duplicates(
+    kafka_bootstrap: str, new_topic: Callable[..., str]
+) -> None:
+    name = new_topic(partitions=5, prefix="helpers")
+
+    async def describe() -> dict[str, Any]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            (topic,) = await admin.describe_topics([name])
+            return dict(topic)
+        finally:
+            await admin.close()
+
+    topic = asyncio.run(describe())
+    assert name.startswith("helpers-")
+    assert sorted(p["partition"] for p in topic["partitions"]) == [0, 1, 2, 3, 4]
+    assert all(p["leader"] == 1 for p in topic["partitions"])
+    with pytest.raises(RuntimeError, match=r"error 36"):  # TOPIC_ALREADY_EXISTS
+        create_topic_sync(kafka_bootstrap, name, 5)
+    create_topic_sync(kafka_bootstrap, name, 5, exist_ok=True)
