@@ -378,7 +378,7 @@ class LocalKafka:
         return conf
 
     def _write_config(self) -> None:
-        if self.controller_port is None:
+        while self.controller_port in (None, self.port):
             self.controller_port = free_port()
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(exist_ok=True)
@@ -400,7 +400,7 @@ class LocalKafka:
 
     def _jvm(self, main_class: str, *args: str) -> list[str]:
         return [
-            self.java(), f"-Xmx{self.heap}", "-Xms128m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            self.java(), f"-Xmx{self.heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
             "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true", "-Dlog4j2.shutdownHookEnabled=false",
             f"-Dlog4j2.configurationFile={self.workdir / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={self.workdir / 'logs'}", *self.jvm_opts,
@@ -460,7 +460,8 @@ class LocalKafka:
                 f"`python deploy/local_kafka.py status`), choose another with --port / KAFKA_PORT"
             )
         self.fetch()
-        self.controller_port = self.controller_port or free_port()
+        while self.controller_port in (None, self.port):
+            self.controller_port = free_port()
         self._write_config()
         self.format()
         for log in (self.log_file, self.log_file.with_name("kafka.out")):  # this run's logs only
