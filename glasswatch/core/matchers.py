@@ -62,6 +62,8 @@ class Matcher(BaseModel):
     @classmethod
     def parse(cls, text: str) -> Matcher:
         """Parse ``name<op>value``; the value may be double-quoted (``severity="critical"``)."""
+        if not isinstance(text, str):
+            raise ConfigError(f"bad matcher {text!r}: expected a string like severity=\"critical\"")
         found = _MATCHER_RE.match(text)
         if found is None:
             raise ConfigError(f"bad matcher {text!r}: expected name, one of = != =~ !~, and a value")
