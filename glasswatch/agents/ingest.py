@@ -53,8 +53,10 @@ async def process_batch(
     limits: Limits,
     clock: Clock = _utcnow,
     metrics: IngestMetrics | None = None,
-) -> None:
+) -> int:
+    """Process one batch of Kafka events; returns how many typed events were applied."""
     started = time.perf_counter()
+    applied = 0
     now = clock()
     groups: dict[str, list[Any]] = defaultdict(list)
     for ev in events:
@@ -79,6 +81,7 @@ async def process_batch(
                 rejects = [Reject("invalid", type(exc).__name__, f"internal error: {exc}")]
                 good = []
             state.apply(msg.offset, good, [r.reason for r in rejects])
+            applied += len(good)
             changed = True
             for r in rejects:
                 letters.append(
@@ -104,6 +107,7 @@ async def process_batch(
         metrics.messages += len(events)
         metrics.batches += 1
         metrics.busy_s += time.perf_counter() - started
+    return applied
 
 
 async def _publish_dead_letters(gw: GlasswatchApp, key: str, letters: list[DeadLetter]) -> None:
