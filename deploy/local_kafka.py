@@ -93,8 +93,15 @@ def _port_in_use(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def _new_cluster_id() -> str:
-    """A Kafka cluster id: 16 random bytes, base64url without padding (as ``kafka-storage random-uuid``)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A Kafka cluster id: 16 random bytes, base64url without padding (as ``kafka-storage random-uuid``).
+
+    Like Kafka's ``Uuid.randomUuid()`` it never starts with ``-``, which command lines would take
+    for an option.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 # --- a tiny Kafka protocol client: just enough to ask "are you up, and who are you?" ------------------
@@ -422,8 +429,9 @@ class LocalKafka:
         self._write_config()
         self.cluster_id = self.cluster_id or _new_cluster_id()
         started = time.monotonic()
+        # `--cluster-id=ID` in one token: an id given by the caller may still start with "-"
         cmd = self._jvm(STORAGE_TOOL, "format", "--config", str(self.config_file),
-                        "--cluster-id", self.cluster_id, "--ignore-formatted")  # fmt: skip
+                        f"--cluster-id={self.cluster_id}", "--ignore-formatted")  # fmt: skip
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise KafkaStartError(f"kafka storage format failed:\n{result.stdout}{result.stderr}")

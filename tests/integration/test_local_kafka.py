@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import socket
@@ -244,3 +245,19 @@ def test_new_topic_creates_the_partitions_and_refuses_duplicates(
     with pytest.raises(RuntimeError, match=r"error 36"):  # TOPIC_ALREADY_EXISTS
         create_topic_sync(kafka_bootstrap, name, 5)
     create_topic_sync(kafka_bootstrap, name, 5, exist_ok=True)
+
+
+def test_generated_cluster_ids_are_kafka_uuids_that_never_look_like_an_option() -> None:
+    ids = [local_kafka._new_cluster_id() for _ in range(2000)]
+
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+    assert all(len(base64.urlsafe_b64decode(i + "==")) == 16 for i in ids)
+
+
+@pytest.mark.integration
+def test_a_given_cluster_id_starting_with_a_dash_still_formats(tmp_path: Path) -> None:
+    # found by chance: 1 random id in 64 starts with "-" and `--cluster-id -x...` is read as an option
+    with local_kafka.LocalKafka(port=0, workdir=tmp_path, cluster_id="-Ld5mF2-Ty-BjEeEgN2kow") as kafka:
+        assert local_kafka.probe("127.0.0.1", kafka.port) == (1, "-Ld5mF2-Ty-BjEeEgN2kow")
+    assert not kafka.pid_file.exists()
