@@ -34,3 +34,27 @@ kafka-down:
 # stop the local Kafka broker and delete its data
 kafka-reset: kafka-down
     rm -rf {{kafka_dir}}
+
+# --- project recipes -------------------------------------------------------------------------
+#   test           the whole suite: doctests, unit, contract and integration (real Kafka, real MLflow)
+#   lint           ruff, mypy --strict and the import-linter layer contracts
+#   demo           local demo on embedded defaults (starts and stops its own Kafka)
+#   bench          throughput benchmark (JSON); bench-detection for detection quality
+
+# run every test (starts the Kafka and MLflow servers the tests need, stops them after)
+test *ARGS:
+    uv run --frozen pytest {{ARGS}}
+
+# static checks: ruff, mypy --strict, import-linter
+lint:
+    uv run --frozen ruff check glasswatch tests bench deploy
+    uv run --frozen mypy
+    uv run --frozen lint-imports
+
+# the local demo: Kafka up, worker running, simulated traffic, stats and dead letters shown
+demo *ARGS:
+    uv run --frozen glasswatch demo {{ARGS}}
+
+# ingest throughput benchmark, printed as JSON (ratios against raw aiokafka and a trivial Faust agent)
+bench *ARGS:
+    uv run --frozen python bench/throughput.py {{ARGS}}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -65,15 +66,18 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
         s = settings()
         kafka: Any = None
         bootstrap = os.environ.get("GLASSWATCH_KAFKA_BOOTSTRAP") or os.environ.get("GLASSWATCH_KAFKA__BOOTSTRAP")
+        demo_dir = REPO_ROOT / ".cache" / "demo"
+        shutil.rmtree(demo_dir, ignore_errors=True)  # every demo starts from empty topics and state
         if not bootstrap:
             lk = load_local_kafka()
-            kafka = lk.LocalKafka(port=0, workdir=REPO_ROOT / ".cache" / "demo-kafka")
+            kafka = lk.LocalKafka(port=0, workdir=demo_dir / "kafka")
             _say("starting a local Kafka broker (the first run fetches its jars with Maven)...")
             kafka.start()
             bootstrap = kafka.bootstrap
             _say(f"Kafka ready at {bootstrap}")
         s = s.model_copy(update={"kafka": s.kafka.model_copy(update={"bootstrap": bootstrap})})
-        env = {**os.environ, "GLASSWATCH_KAFKA__BOOTSTRAP": bootstrap}
+        s = s.model_copy(update={"worker": s.worker.model_copy(update={"data_dir": demo_dir / "worker"})})
+        env = {**os.environ, "GLASSWATCH_KAFKA__BOOTSTRAP": bootstrap, "GLASSWATCH_WORKER__DATA_DIR": str(demo_dir / "worker")}
         worker = subprocess.Popen([sys.executable, "-m", "glasswatch", "worker", "--loglevel", "warning"], env=env)
         try:
             _say(f"worker started (pid {worker.pid}); publishing {events} events and {bad} malformed messages")
