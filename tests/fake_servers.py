@@ -109,7 +109,7 @@ class FakeServer:
 
         self._server = _Server(("127.0.0.1", 0), Handler)
         self.wrap(self._server)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
     # -- to specialise -------------------------------------------------------------------
     scheme = "http"

@@ -47,3 +47,51 @@ def resolved(a: Alert, after: timedelta = timedelta(minutes=10)) -> Alert:
         evidence=dict(a.evidence),
         replay_command=a.replay_command,
     )
+
+
+class Driver:
+    """Runs a dispatcher against notifiers like the runtime does, on a fake clock (no sleeping)."""
+
+    def __init__(self, dispatcher: Any, notifiers: dict[str, Any], clock: Any) -> None:
+        self.d, self.notifiers, self.clock = dispatcher, notifiers, clock
+        self.settled: list[Any] = []
+        self.errors: list[BaseException] = []
+        self.offset = 0
+
+    def publish(self, a: Alert, topic: str = "alerts") -> None:
+        from glasswatch.core.notify import MessageRef
+
+        self.d.ingest(a, self.clock.now(), MessageRef(topic=topic, partition=0, offset=self.offset))
+        self.offset += 1
+
+    def step(self) -> None:
+        from glasswatch.errors import NotifyError
+
+        for _ in range(100):
+            ready = self.d.ready(self.clock.now())
+            if not ready:
+                return
+            for delivery in ready:
+                try:
+                    self.notifiers[delivery.notification.receiver].send(delivery.notification)
+                except NotifyError as exc:
+                    self.errors.append(exc)
+                    self.settled.append(self.d.failed(delivery, exc, self.clock.now()))
+                else:
+                    self.settled.append(self.d.succeeded(delivery, self.clock.now()))
+
+    def run_for(self, seconds: float, until: Any = None) -> None:
+        """Advance the fake clock by ``seconds``, jumping to each wake-up; stop early if ``until()``."""
+        end = self.clock.monotonic() + seconds
+        while self.clock.monotonic() < end:
+            self.step()
+            if until is not None and until():
+                return
+            wake = self.d.next_wakeup()
+            gap = 1.0 if wake is None else (wake - self.clock.now()).total_seconds()
+            self.clock.advance(max(min(gap, end - self.clock.monotonic()), 0.001))
+        self.step()
+
+    @property
+    def dead_letters(self) -> list[Any]:
+        return [dl for s in self.settled for dl in s.dead_letters]

@@ -31,7 +31,7 @@ from pydantic import SecretStr
 
 from glasswatch.adapters.notify_errors import from_status, network_error
 from glasswatch.core.notify import Notification
-from glasswatch.core.redaction import Redactor
+from glasswatch.core.redaction import RedactingFilter, Redactor
 from glasswatch.errors import NotifyError
 from glasswatch.schemas.alert import Alert, AlertStatus, Severity
 
@@ -97,7 +97,9 @@ class PagerDutyNotifier:
         self._client.retry = {429: 1, 500: 1, 502: 1, 503: 1, 504: 1}
         self._client.max_http_attempts = -1
         self._client.max_network_attempts = 0
-        self._client.log = logging.getLogger(f"{__name__}.client")
+        client_log = logging.getLogger(f"{__name__}.client.{name}")
+        client_log.addFilter(RedactingFilter(self._redact))
+        self._client.log = client_log
         self._accepted: OrderedDict[str, None] = OrderedDict()
 
     def close(self) -> None:

@@ -29,7 +29,7 @@ from glasswatch.adapters.notify_errors import from_status, network_error
 from glasswatch.adapters.rate_limit import RateLimiter
 from glasswatch.adapters.slack_blocks import render
 from glasswatch.core.notify import Notification
-from glasswatch.core.redaction import Redactor
+from glasswatch.core.redaction import RedactingFilter, Redactor
 from glasswatch.errors import NotifyError
 
 __all__ = ["TRANSIENT_ERRORS", "SlackNotifier"]
@@ -58,11 +58,15 @@ class SlackNotifier:
         self.name = name
         self.channel = channel
         self._redact = Redactor([token])
+        sdk_log = logging.getLogger(f"{__name__}.sdk.{name}")
+        sdk_log.setLevel(logging.INFO)  # the SDK logs response bodies at DEBUG
+        sdk_log.addFilter(RedactingFilter(self._redact))
         self._client = client or WebClient(
             token=token.get_secret_value(),
             base_url=base_url or "https://slack.com/api/",
             timeout=timeout,
             retry_handlers=[],
+            logger=sdk_log,
         )
         self.limiter = limiter or RateLimiter(1.0)
         self._threads: dict[str, tuple[str, str]] = {}

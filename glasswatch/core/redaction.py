@@ -12,15 +12,23 @@ Examples
 'auth failed for [REDACTED] (key *[REDACTED])'
 >>> r("nothing secret here")
 'nothing secret here'
+
+Third-party loggers get a :class:`RedactingFilter`:
+
+>>> import logging
+>>> record = logging.LogRecord("sdk", logging.DEBUG, "", 0, "body: %s", ("xoxb-123-canary",), None)
+>>> RedactingFilter(r).filter(record), record.getMessage()
+(True, 'body: [REDACTED]')
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from pydantic import SecretStr
 
-__all__ = ["REDACTED", "Redactor", "redact"]
+__all__ = ["REDACTED", "RedactingFilter", "Redactor", "redact"]
 
 REDACTED = "[REDACTED]"
 
@@ -43,6 +51,21 @@ class Redactor:
     def extend(self, secrets: Iterable[SecretStr | str | None]) -> Redactor:
         """A redactor for these secrets and ours."""
         return Redactor([*self._secrets, *secrets])
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts each record's final message (for third-party loggers)."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = self.redactor(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
 
 
 def redact(text: object, secrets: Iterable[SecretStr | str | None]) -> str:

@@ -61,6 +61,7 @@ def test_stage_narrows_and_drops() -> None:
     stage = dedup_stage(log)
     n = Notification(receiver="slack", group_key="g", alerts=(a, b), repeat_interval=REPEAT)
     out = stage(n, T0)
-    assert out is not None and out.alerts == (b,)
+    assert out is not None
+    assert out.alerts == (b,)
     log.record(b, "slack", T0)
     assert stage(n, T0 + H) is None

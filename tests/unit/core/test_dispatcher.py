@@ -71,7 +71,9 @@ class Harness:
         while self.clock.monotonic() < end:
             self.step()
             wake = self.d.next_wakeup()
-            gap = tick if wake is None else max(min((wake - self.clock.now()).total_seconds(), seconds), 0.001)
+            gap = (
+                tick if wake is None else max(min((wake - self.clock.now()).total_seconds(), seconds), 0.001)
+            )
             self.clock.advance(min(gap, end - self.clock.monotonic()) or 0.001)
         self.step()
 
@@ -119,7 +121,8 @@ def test_retry_after_is_respected() -> None:
     h.publish(alert(severity=Severity.CRITICAL))
     h.run_for(30)
     (retry,) = [s for s in h.settled if s.retry_at is not None]
-    assert retry.retry_at is not None and retry.retry_at >= h.clock.now() + timedelta(seconds=119)
+    assert retry.retry_at is not None
+    assert retry.retry_at >= h.clock.now() + timedelta(seconds=119)
     h.run_for(119)
     assert h.notifiers["pd"].sent == []
     h.run_for(2)
@@ -139,7 +142,8 @@ def test_permanent_failure_dead_letters_with_coordinates_and_no_secret() -> None
     assert "receiver pd" in dead.detail  # type: ignore[attr-defined]
     assert h.d.committable() == {("alerts", 0): 1}
     rec = h.d.log.get(alert(severity=Severity.CRITICAL), "pd")
-    assert rec is not None and rec.outcome is Outcome.REJECTED
+    assert rec is not None
+    assert rec.outcome is Outcome.REJECTED
 
 
 def test_retries_give_up_after_max_elapsed() -> None:
@@ -171,7 +175,8 @@ def test_a_blip_within_group_wait_pages_nobody() -> None:
     h.run_for(10)
     h.publish(resolved(a))
     h.run_for(60)
-    assert h.notifiers["pd"].sent == [] and h.notifiers["slack"].sent == []
+    assert h.notifiers["pd"].sent == []
+    assert h.notifiers["slack"].sent == []
     assert h.d.committable() == {("alerts", 0): 2}
 
 
@@ -196,8 +201,13 @@ def test_restart_with_the_delivery_log_repages_no_one() -> None:
 def test_silence_and_inhibition_in_the_pipeline() -> None:
     h = Harness()
     h.d.silences.update(
-        Silence.create(matchers=['signal="feature:quiet"'], starts_at=T0, ends_at=T0 + timedelta(hours=1),
-                       created_by="t", id="s")
+        Silence.create(
+            matchers=['signal="feature:quiet"'],
+            starts_at=T0,
+            ends_at=T0 + timedelta(hours=1),
+            created_by="t",
+            id="s",
+        )
     )
     h.publish(alert("schema", kind=AlertKind.SCHEMA_BREAK, severity=Severity.CRITICAL))
     h.publish(alert("feature:age"))

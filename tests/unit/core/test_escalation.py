@@ -23,8 +23,10 @@ def test_warning_escalates_once_after_n_minutes() -> None:
     assert esc.next_due_at() == T0 + 15 * M
     assert esc.due(T0 + 14 * M) == []
     (up,) = esc.due(T0 + 15 * M)
-    assert up.severity is Severity.CRITICAL and up.labels["severity"] == "critical"
-    assert up.fingerprint == a.fingerprint and up.starts_at == a.starts_at
+    assert up.severity is Severity.CRITICAL
+    assert up.labels["severity"] == "critical"
+    assert up.fingerprint == a.fingerprint
+    assert up.starts_at == a.starts_at
     assert esc.due(T0 + 60 * M) == []
     # later states of the condition stay critical, including the resolve
     assert esc.apply(a).severity is Severity.CRITICAL

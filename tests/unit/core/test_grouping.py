@@ -18,7 +18,8 @@ def test_group_wait_then_group_interval() -> None:
     g.add(alert("feature:b"), [ROUTE], T0 + 20 * S)
     (first,) = g.flush_due(T0 + 30 * S)
     assert [a.signal for a in first.alerts] == ["feature:a", "feature:b"]
-    assert first.group_key == '/0:{model="churn"}' and first.group_labels == {"model": "churn"}
+    assert first.group_key == '/0:{model="churn"}'
+    assert first.group_labels == {"model": "churn"}
     # a new alert in a flushed group waits for group_interval, not group_wait
     g.add(alert("feature:c"), [ROUTE], T0 + 40 * S)
     assert g.flush_due(T0 + 40 * S + ROUTE.group_wait) == []
@@ -41,7 +42,8 @@ def test_newer_state_replaces_older_and_resolved_leave_after_flush() -> None:
     g.add(resolved(a), [ROUTE], T0 + 60 * S)
     (n,) = g.flush_due(T0 + 30 * S + ROUTE.group_interval)
     assert [x.status.value for x in n.alerts] == ["resolved"]
-    assert len(g) == 0 and g.next_flush_at() is None
+    assert len(g) == 0
+    assert g.next_flush_at() is None
 
 
 def test_sources_are_handed_over_once() -> None:

@@ -25,8 +25,9 @@ def test_upstream_outage_also_inhibits() -> None:
 
 
 def test_custom_rule_with_missing_equal_label() -> None:
-    rule = InhibitRule(source_matchers=['severity="critical"'], target_matchers=['severity="warning"'],
-                       equal=("team",))
+    rule = InhibitRule(
+        source_matchers=['severity="critical"'], target_matchers=['severity="warning"'], equal=("team",)
+    )
     inh = Inhibitor([rule]).update(alert("a", severity=Severity.CRITICAL))
     assert inh.mutes(alert("b"))  # team missing on both sides counts as equal
     assert not inh.mutes(alert("b", labels={"team": "x"}))
@@ -40,4 +41,5 @@ def test_stage() -> None:
     assert stage(Notification(receiver="s", group_key="g", alerts=(feat,)), brk.starts_at) is None
     n = Notification(receiver="s", group_key="g", alerts=(feat, brk, resolved(feat)))
     out = stage(n, brk.starts_at)
-    assert out is not None and [a.signal for a in out.alerts] == ["schema", "feature:age"]
+    assert out is not None
+    assert [a.signal for a in out.alerts] == ["schema", "feature:age"]

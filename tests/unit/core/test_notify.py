@@ -49,7 +49,8 @@ def test_gives_up_past_max_elapsed() -> None:
 def test_notification_views_and_stages() -> None:
     a = alert()
     n = Notification(receiver="r", group_key="g", alerts=(a, resolved(alert("x"))))
-    assert [x.signal for x in n.firing] == ["feature:age"] and [x.signal for x in n.resolved] == ["x"]
+    assert [x.signal for x in n.firing] == ["feature:age"]
+    assert [x.signal for x in n.resolved] == ["x"]
     assert n.with_alerts([]) is None
     seen: list[str] = []
 

@@ -50,7 +50,8 @@ def test_first_match_wins_unless_continue() -> None:
 def test_deepest_match_and_inheritance() -> None:
     cfg = load_routing(TREE)
     (fraud, slack) = cfg.route.match({"severity": "critical", "model": "fraud"})
-    assert fraud.receiver == "hook" and fraud.id == "/0/0"
+    assert fraud.receiver == "hook"
+    assert fraud.id == "/0/0"
     assert fraud.group_by == ("model",)
     assert fraud.group_wait == timedelta(seconds=10)
     assert fraud.group_interval == timedelta(minutes=1)
@@ -80,10 +81,16 @@ def test_secret_ref_needs_exactly_one_source() -> None:
     ("mutation", "expected"),
     [
         (("group_wait: 10s", "group_wait: 10 parsecs"), r"x\.yaml:9:15: route\.group_wait: .*bad duration"),
-        (("receiver: slack\n", "receiver: slack\n      frobnicate: 1\n"), r"x\.yaml:21:19: route\.routes\[1\]\.frobnicate: Extra inputs"),
+        (
+            ("receiver: slack\n", "receiver: slack\n      frobnicate: 1\n"),
+            r"x\.yaml:21:19: route\.routes\[1\]\.frobnicate: Extra inputs",
+        ),
         (("kind: pagerduty, ", "kind: pagerdoody, "), r"x\.yaml:2:5: receivers\[0\]"),
-        (("channel: \"#ml\", ", ""), r"x\.yaml:3:5: receivers\[1\]\.?.*: Field required"),
-        (("['kind=\"quality_gate\"']", "['kind=\"quality_gate\"', 5]"), r"x\.yaml:21:17: route\.routes\[2\]\.matchers: .*bad matcher 5"),
+        (('channel: "#ml", ', ""), r"x\.yaml:3:5: receivers\[1\]\.?.*: Field required"),
+        (
+            ("['kind=\"quality_gate\"']", "['kind=\"quality_gate\"', 5]"),
+            r"x\.yaml:21:17: route\.routes\[2\]\.matchers: .*bad matcher 5",
+        ),
         (("receiver: pd\n", "receiver: nobody\n"), r"x\.yaml:1: route /0: receiver 'nobody' is not defined"),
     ],
 )

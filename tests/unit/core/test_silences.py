@@ -12,8 +12,14 @@ H = timedelta(hours=1)
 
 
 def silence(*matchers: str, start_h: float = 0, end_h: float = 1, sid: str = "s1") -> Silence:
-    return Silence.create(matchers=matchers, starts_at=T0 + start_h * H, ends_at=T0 + end_h * H,
-                          created_by="ana", comment="maintenance", id=sid)
+    return Silence.create(
+        matchers=matchers,
+        starts_at=T0 + start_h * H,
+        ends_at=T0 + end_h * H,
+        created_by="ana",
+        comment="maintenance",
+        id=sid,
+    )
 
 
 def test_window_and_matchers() -> None:
@@ -31,7 +37,8 @@ def test_expire_and_latest_version_wins() -> None:
     assert silences.mutes(alert(), T0 + 0.5 * H)
     silences.expire("s1", T0 + 0.25 * H)
     assert not silences.mutes(alert(), T0 + 0.5 * H)
-    assert silences.get("s1") is not None and silences.get("s1").ends_at == T0 + 0.25 * H  # type: ignore[union-attr]
+    assert silences.get("s1") is not None
+    assert silences.get("s1").ends_at == T0 + 0.25 * H
     silences.update(silence('model="churn"', end_h=3))
     assert [s.id for s in silences.active(T0 + 2 * H)] == ["s1"]
     silences.expire("unknown", T0)  # no-op
