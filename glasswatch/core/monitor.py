@@ -177,14 +177,13 @@ class ModelMonitor:
             ev = rec.event
             if isinstance(ev, LabelEvent):
                 continue
-            if windows.is_late(ev.event_time):
-                windows.n_late += 1
+            t = windows.accept(rec)
+            if t is None:
                 late.append(rec)
-                continue
-            if scorer is not None:
-                windows.update(rec, {"anomaly": scorer.update(ev.features).flag})
+            elif scorer is not None:
+                windows.add(rec, t, {"anomaly": scorer.update(ev.features).flag})
             else:
-                windows.update(rec)
+                windows.add(rec, t)
         closed = windows.flush()
         return MonitorOutput(self._evaluate(closed), late, closed)
 

@@ -32,7 +32,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from itertools import chain
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -69,21 +70,18 @@ class WindowOutput(NamedTuple):
 
 
 def to_millis(t: datetime) -> int:
-    """Event time as integer milliseconds since the epoch (exact, no float rounding)."""
-    return (t - EPOCH) // timedelta(milliseconds=1)
+    """Event time as integer milliseconds since the epoch (exact to the microsecond, then floored)."""
+    return round(t.timestamp() * 1_000_000) // 1000
 
 
 @dataclass
 class _Pane:
-    n_events: int = 0
-    n_features: int = 0
-    n_predictions: int = 0
-    late_accepted: int = 0
-    numeric: dict[str, list[float]] = field(default_factory=dict)
-    cats: dict[str, dict[str, int]] = field(default_factory=dict)
+    """The accepted events of one ``hop``-long slice, kept as-is; statistics are computed at close."""
+
+    recs: list[Located] = field(default_factory=list)
     times: list[int] = field(default_factory=list)
-    offsets: dict[tuple[str, int], list[int]] = field(default_factory=dict)
-    model_version: str | None = None
+    extras: list[Mapping[str, float | None] | None] = field(default_factory=list)
+    late_accepted: int = 0
 
 
 class WindowAggregator:
@@ -109,14 +107,12 @@ class WindowAggregator:
         self._size = round(size_seconds * 1000)
         self._hop = round((hop_seconds or size_seconds) * 1000)
         self._lateness = round(allowed_lateness_seconds * 1000)
-        self._watch = None if features is None else frozenset(features)
-        self._cat = frozenset(categorical)
         self._panes: dict[int, _Pane] = {}
-        self._streams: dict[str, None] = {"events": None}  # ordered set of streams seen
+        self._streams: dict[str, None] = {"events": None}  # ordered set of streams seen so far
         self._max_t: int | None = None
         self._first_t: int | None = None
         self._frontier = 0  # every window with end <= frontier is closed
-        self._ready: list[ClosedWindow] = []  # closed early (see _add), not yet returned
+        self._ready: list[ClosedWindow] = []  # closed early (see accept), not yet returned
         self.n_late = 0
 
     @property
@@ -125,40 +121,56 @@ class WindowAggregator:
 
     def is_late(self, event_time: datetime) -> bool:
         """Whether an event at ``event_time`` would be rejected (all its windows closed)."""
-        t = to_millis(event_time)
+        return self._late(to_millis(event_time))
+
+    def _late(self, t: int) -> bool:
         if self._max_t is None:
             return False
-        frontier = ((self._max_t - self._lateness) // self._hop) * self._hop
-        return (t // self._hop) * self._hop + self._size <= frontier
+        return (t // self._hop) * self._hop + self._size <= self._virtual_frontier()
 
     def update(self, rec: Located, extra: Mapping[str, float | None] | None = None) -> WindowAggregator:
         """Add one event; ``extra`` adds per-event values to other streams (e.g. anomaly flags)."""
-        self._add(rec, extra)
+        t = self.accept(rec)
+        if t is not None:
+            self.add(rec, t, extra)
         return self
 
     def update_many(self, records: Sequence[Located]) -> WindowOutput:
         late: list[Located] = []
         for rec in records:
-            if not self._add(rec, None):
+            t = self.accept(rec)
+            if t is None:
                 late.append(rec)
+            else:
+                self.add(rec, t, None)
         return WindowOutput(self.flush(), late)
 
-    def _add(self, rec: Located, extra: Mapping[str, float | None] | None) -> bool:
-        ev = rec.event
-        if isinstance(ev, LabelEvent):
-            return True
-        t = to_millis(ev.event_time)
-        ps = (t // self._hop) * self._hop
+    def accept(self, rec: Located) -> int | None:
+        """Event time in ms if the event is accepted, ``None`` (and counted) if it is late.
+
+        Label events are accepted and ignored by :meth:`add`.
+        """
+        t = to_millis(rec.event.event_time)
+        if self._max_t is None:
+            return t
+        if self._late(t):
+            self.n_late += 1
+            return None
+        vf = self._virtual_frontier()
+        if (t // self._hop) * self._hop + self._hop <= vf and self._frontier < vf:
+            # hopping: some windows of this out-of-order event are already past the watermark;
+            # close them now so batch boundaries never change what a window contains
+            self._ready.extend(self._close_until(vf))
+        return t
+
+    def add(self, rec: Located, t: int, extra: Mapping[str, float | None] | None = None) -> None:
+        """Add an event :meth:`accept` returned ``t`` for."""
+        if isinstance(rec.event, LabelEvent):
+            return
         if self._max_t is None:
             self._max_t = self._first_t = t
             self._frontier = ((t - self._lateness) // self._hop) * self._hop
-        elif ps + self._size <= ((self._max_t - self._lateness) // self._hop) * self._hop:
-            self.n_late += 1
-            return False
-        elif ps + self._hop <= self._virtual_frontier() and self._frontier < self._virtual_frontier():
-            # hopping: some windows of this out-of-order event are already past the watermark;
-            # close them now so batch boundaries never change what a window contains
-            self._ready.extend(self._close_until(self._virtual_frontier()))
+        ps = (t // self._hop) * self._hop
         pane = self._panes.get(ps)
         if pane is None:
             pane = self._panes[ps] = _Pane()
@@ -166,54 +178,9 @@ class WindowAggregator:
             pane.late_accepted += 1
         else:
             self._max_t = t
-        pane.n_events += 1
+        pane.recs.append(rec)
         pane.times.append(t)
-        key = (rec.topic, rec.partition)
-        r = pane.offsets.get(key)
-        if r is None:
-            pane.offsets[key] = [rec.offset, rec.offset]
-        elif rec.offset < r[0]:
-            r[0] = rec.offset
-        elif rec.offset > r[1]:
-            r[1] = rec.offset
-        numeric, streams = pane.numeric, self._streams
-        if ev.features is not None:
-            pane.n_features += 1
-            watch, cat = self._watch, self._cat
-            for name, v in ev.features.items():
-                if watch is not None and name not in watch:
-                    continue
-                s = "feature:" + name
-                if s not in streams:
-                    streams[s] = None
-                self._value(pane, s, v, name in cat)
-        if isinstance(ev, PredictionEvent):
-            pane.n_predictions += 1
-            pane.model_version = ev.model_version
-            if "prediction" not in streams:
-                streams["prediction"] = None
-            self._value(pane, "prediction", ev.prediction, False)
-            if ev.latency_ms is not None:
-                if "latency" not in streams:
-                    streams["latency"] = None
-                numeric.setdefault("latency", []).append(ev.latency_ms)
-        for s, v in (extra or {}).items():
-            if s not in streams:
-                streams[s] = None
-            if v is not None:
-                numeric.setdefault(s, []).append(v)
-        return True
-
-    @staticmethod
-    def _value(pane: _Pane, stream: str, v: object, categorical: bool) -> None:
-        if v is None:
-            return
-        if isinstance(v, str) or categorical:
-            counts = pane.cats.setdefault(stream, {})
-            k = str(v)
-            counts[k] = counts.get(k, 0) + 1
-        else:
-            pane.numeric.setdefault(stream, []).append(float(v))  # type: ignore[arg-type]
+        pane.extras.append(extra)
 
     def _virtual_frontier(self) -> int:
         assert self._max_t is not None
@@ -262,55 +229,94 @@ class WindowAggregator:
     def _close(self, end: int, panes: list[_Pane]) -> ClosedWindow:
         start_dt = EPOCH + timedelta(milliseconds=end - self._size)
         end_dt = EPOCH + timedelta(milliseconds=end)
+        recs = [r for p in panes for r in p.recs]
         offs: dict[tuple[str, int], list[int]] = {}
-        for p in panes:
-            for k, (a, b) in p.offsets.items():
-                r = offs.setdefault(k, [a, b])
-                r[0], r[1] = min(r[0], a), max(r[1], b)
+        for r in recs:
+            k = (r.topic, r.partition)
+            o = offs.get(k)
+            if o is None:
+                offs[k] = [r.offset, r.offset]
+            elif r.offset < o[0]:
+                o[0] = r.offset
+            elif r.offset > o[1]:
+                o[1] = r.offset
         offsets = tuple(
             OffsetRange(topic=k[0], partition=k[1], first=a, last=b) for k, (a, b) in sorted(offs.items())
         )
-        version = next((p.model_version for p in reversed(panes) if p.model_version), None)
-        late = sum(p.late_accepted for p in panes)
-        n_feat = sum(p.n_features for p in panes)
-        n_pred = sum(p.n_predictions for p in panes)
+        preds = [r.event for r in recs if isinstance(r.event, PredictionEvent)]
+        version = preds[-1].model_version if preds else None
+        rows = [
+            f for r in recs if not isinstance(r.event, LabelEvent) and (f := r.event.features) is not None
+        ]
+        streams = self._streams
+        for name in dict.fromkeys(chain.from_iterable(rows)):
+            if self.features is None or name in self.features:
+                streams.setdefault("feature:" + name, None)
+        if preds:
+            streams.setdefault("prediction", None)
+            if any(e.latency_ms is not None for e in preds):
+                streams.setdefault("latency", None)
+        extras = [x for p in panes for x in p.extras if x]
+        for x in extras:
+            for key in x:
+                streams.setdefault(key, None)
+        common = {"model_version": version, "offsets": offsets, "start": start_dt, "end": end_dt,
+                  "late_accepted": sum(p.late_accepted for p in panes)}
         summaries: dict[str, WindowSummary] = {}
-        for s in self._streams:
-            values = [v for p in panes for v in p.numeric.get(s, ())]
-            cats: dict[str, int] = {}
-            for p in panes:
-                for c, n in p.cats.get(s, {}).items():
-                    cats[c] = cats.get(c, 0) + n
-            n_cat = sum(cats.values())
+        for s in streams:
             if s == "events":
                 times = np.sort(np.fromiter((t for p in panes for t in p.times), dtype=np.int64))
-                values = list(np.diff(times) / 1000.0) if len(times) > 1 else []
-                count, missing = len(times), 0
+                gaps = np.diff(times) / 1000.0 if len(times) > 1 else np.empty(0)
+                summaries[s] = self._summary(s, common, [], len(times), gaps)
             elif s.startswith("feature:"):
-                count, missing = n_feat, max(n_feat - len(values) - n_cat, 0)
-            elif s in ("prediction", "latency"):
-                count, missing = n_pred, max(n_pred - len(values) - n_cat, 0)
+                name = s[8:]
+                summaries[s] = self._summary(s, common, [f.get(name) for f in rows], len(rows), None, name)
+            elif s == "prediction":
+                summaries[s] = self._summary(s, common, [e.prediction for e in preds], len(preds), None)
+            elif s == "latency":
+                summaries[s] = self._summary(s, common, [e.latency_ms for e in preds], len(preds), None)
             else:
-                count, missing = len(values), 0
-            summaries[s] = self._summary(s, start_dt, end_dt, count, missing, late, values, cats, n_cat)
-            summaries[s] = summaries[s].model_copy(update={"offsets": offsets, "model_version": version})
+                vals = [v for x in extras if (v := x.get(s)) is not None]
+                summaries[s] = self._summary(s, common, [], len(vals), np.asarray(vals, dtype=np.float64))
         return ClosedWindow(start_dt, end_dt, summaries, offsets, version)
 
     def _summary(
-        self, stream: str, start: datetime, end: datetime, count: int, missing: int, late: int,
-        values: list[float], cats: dict[str, int], n_cat: int,
+        self, stream: str, common: dict[str, Any], values: list[Any], count: int,
+        numeric: np.ndarray | None, feature: str | None = None,
     ) -> WindowSummary:
+        """Statistics of ``numeric`` or, if ``None``, of ``values`` (numbers, categories, ``None``)."""
+        freqs: dict[str, float] = {}
+        missing = 0
+        if numeric is None:
+            cat = feature is not None and feature in self.categorical
+            try:
+                if cat:
+                    raise ValueError
+                a = np.array(values, dtype=np.float64)  # None -> nan (events never carry nan)
+                present = ~np.isnan(a)
+                numeric = a[present]
+                missing = count - int(present.sum())
+            except (ValueError, TypeError):
+                nums: list[float] = []
+                cats: dict[str, int] = {}
+                for v in values:
+                    if v is None:
+                        missing += 1
+                    elif isinstance(v, str) or cat:
+                        cats[str(v)] = cats.get(str(v), 0) + 1
+                    else:
+                        nums.append(float(v))
+                numeric = np.asarray(nums, dtype=np.float64)
+                n_cat = sum(cats.values())
+                freqs = {c: n / n_cat for c, n in sorted(cats.items())}
         stats: dict[str, float] = {}
-        if values:
-            a = np.asarray(values, dtype=np.float64)
-            q = np.quantile(a, (0.05, 0.5, 0.95))
+        if len(numeric):
+            q = np.quantile(numeric, (0.05, 0.5, 0.95))
             stats = {
-                "mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0,
-                "min": float(a.min()), "max": float(a.max()),
+                "mean": float(numeric.mean()), "std": float(numeric.std(ddof=1)) if len(numeric) > 1 else 0.0,
+                "min": float(numeric.min()), "max": float(numeric.max()),
                 "p05": float(q[0]), "p50": float(q[1]), "p95": float(q[2]),
             }
-        freqs = {c: n / n_cat for c, n in sorted(cats.items())} if n_cat else {}
         return WindowSummary(
-            model=self.model, stream=stream, start=start, end=end, count=count, missing=missing,
-            late_accepted=late, categories=freqs, **stats,
+            model=self.model, stream=stream, count=count, missing=missing, categories=freqs, **common, **stats
         )
