@@ -261,3 +261,29 @@ def test_a_given_cluster_id_starting_with_a_dash_still_formats(tmp_path: Path) -
     with local_kafka.LocalKafka(port=0, workdir=tmp_path, cluster_id="-Ld5mF2-Ty-BjEeEgN2kow") as kafka:
         assert local_kafka.probe("127.0.0.1", kafka.port) == (1, "-Ld5mF2-Ty-BjEeEgN2kow")
     assert not kafka.pid_file.exists()
+
+
+@pytest.mark.integration
+def test_class_data_archive_is_written_at_the_first_clean_stop_then_reused(tmp_path: Path) -> None:
+    shared = local_kafka.LocalKafka(port=0, workdir=tmp_path / "unused")
+    shared.fetch()
+    cache = tmp_path / "cache" / shared.version
+    cache.mkdir(parents=True)
+    (cache / "libs").symlink_to(shared.libs)  # same jars, private archive
+    (cache / local_kafka.MARKER).write_text((shared.libs.parent / local_kafka.MARKER).read_text())
+
+    first = local_kafka.LocalKafka(port=0, workdir=tmp_path / "a", cache_dir=tmp_path / "cache")
+    with first:
+        dump = json.loads(first.pid_file.read_text())["cds_dump"]
+        assert dump is not None
+        assert "-XX:ArchiveClassesAtExit=" in local_kafka._cmdline(first._proc.pid)
+    archives = sorted(p.name for p in cache.iterdir() if ".jsa" in p.name)
+    assert len(archives) == 1
+    assert archives[0].endswith(".jsa")  # published under its final name, no .tmp- left
+
+    second = local_kafka.LocalKafka(port=0, workdir=tmp_path / "b", cache_dir=tmp_path / "cache")
+    with second:
+        assert json.loads(second.pid_file.read_text())["cds_dump"] is None
+        assert f"-XX:SharedArchiveFile={cache / archives[0]}" in local_kafka._cmdline(second._proc.pid)
+        assert local_kafka.probe("127.0.0.1", second.port)[0] == 1
+    assert (second.log_file.with_name("kafka.out")).read_text() == ""  # no CDS warnings on stdout
