@@ -20,6 +20,12 @@ As a module::
 ``up`` and ``down`` may run in different processes: ``up`` writes ``<workdir>/kafka.pid``.
 Readiness is checked with the Kafka protocol itself (ApiVersions, then a Metadata request that must
 list at least one broker and answer with *our* cluster id), not just a TCP connect.
+
+Kafka 4.1 specifics: storage is formatted by ``kafka.tools.StorageTool format --config F
+--cluster-id=ID`` (what ``bin/kafka-storage.sh`` runs). The quorum is *static*
+(``controller.quorum.voters=1@127.0.0.1:CPORT``), so no ``--standalone``: with a dynamic quorum
+the controller endpoint would be written into the metadata log at format time and a controller
+port chosen afresh at the next start would no longer match.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ __all__ = [
     "LocalKafka",
     "free_port",
     "main",
+    "probe",
 ]
 
 DEFAULT_VERSION = "4.1.1"
