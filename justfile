@@ -14,6 +14,8 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 kafka_port := env_var_or_default("KAFKA_PORT", "9092")
 kafka_dir := ".cache/kafka-run"
+# deploy/local_kafka.py is stdlib-only: --no-project runs it without syncing (or needing) the venv
+kafka := "uv run --no-project python deploy/local_kafka.py"
 
 # list the recipes
 default:
@@ -21,15 +23,15 @@ default:
 
 # start the local Kafka broker (KRaft, 127.0.0.1 only) and wait until it answers
 kafka-up:
-    uv run python deploy/local_kafka.py up --port {{kafka_port}} --dir {{kafka_dir}}
+    {{kafka}} up --port {{kafka_port}} --dir {{kafka_dir}}
 
 # show whether the local Kafka broker is running and answering
 kafka-status:
-    uv run python deploy/local_kafka.py status --dir {{kafka_dir}}
+    {{kafka}} status --dir {{kafka_dir}}
 
 # stop the local Kafka broker started by kafka-up
 kafka-down:
-    uv run python deploy/local_kafka.py down --dir {{kafka_dir}}
+    {{kafka}} down --dir {{kafka_dir}}
 
 # stop the local Kafka broker and delete its data
 kafka-reset: kafka-down
