@@ -39,7 +39,8 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "adwin": {"delta": 0.002, "clock": 1, "grace_period": 10, "min_window_length": 5},
     # in standard deviations: drift 0.25 per window, alarm at a cumulative 20
     "page_hinkley": {"min_instances": 10, "delta": 0.25, "threshold": 20.0, "mode": "both"},
-    "kswin": {"alpha": 1e-5, "window_size": 60, "stat_size": 20},
+    # 40 windows of history, the last 15 against 15 sampled from the older 25
+    "kswin": {"alpha": 1e-4, "window_size": 40, "stat_size": 15},
 }
 
 

@@ -65,7 +65,7 @@ from glasswatch.schemas.events import LabelEvent
 
 __all__ = ["Located", "ModelMonitor", "MonitorOutput"]
 
-RATE_FLOOR = 0.01  # min std of rate-like signals (fractions), so a constant 0 still has a band
+RATE_FLOOR = 0.005  # min std of rate-like signals (fractions), so a constant 0 still has a band
 
 
 class MonitorOutput(NamedTuple):
