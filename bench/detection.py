@@ -61,13 +61,17 @@ DETECTORS: dict[str, MonitorSpec] = {
     ),
     **{
         kind: MonitorSpec(
-            model="m", window=WINDOW, anomaly={"enabled": False},
+            model="m",
+            window=WINDOW,
+            anomaly={"enabled": False},
             default=_only(dynamic=None, detectors=(DetectorSpec(kind=kind),)),
         )
         for kind in ("adwin", "page_hinkley", "kswin")
     },
     "hst_anomaly_rate": MonitorSpec(
-        model="m", window=WINDOW, default=_only(enabled=False),
+        model="m",
+        window=WINDOW,
+        default=_only(enabled=False),
         signals={"anomaly:rate": _only(detectors=())},
     ),
 }
@@ -75,7 +79,7 @@ DETECTORS: dict[str, MonitorSpec] = {
 
 def _base(source: str, seed: int) -> np.ndarray:
     if source == "bananas":
-        rows = [list(x.values()) for x, _ in datasets.Bananas()]
+        rows = [list(x.values()) for x, _ in datasets.Bananas()]  # type: ignore[no-untyped-call]
     else:
         rows = [list(x.values()) for x, _ in itertools.islice(synth.Friedman(seed=seed), 5_000)]
     return np.asarray(rows, dtype=np.float64)
@@ -102,7 +106,11 @@ def main() -> int:
     started = time.perf_counter()
     streams = {
         (name, seed): simulate(
-            N, change=sc["change"], change_at=CHANGE_AT, magnitude=sc.get("magnitude", 0.0), seed=seed,
+            N,
+            change=sc["change"],
+            change_at=CHANGE_AT,
+            magnitude=sc.get("magnitude", 0.0),
+            seed=seed,
             base=_base(sc["source"], seed),
         )
         for name, sc in SCENARIOS.items()

@@ -10,6 +10,11 @@ by :class:`river.anomaly.HalfSpaceTrees` (seeded) and flagged when its score rea
 reported once the trees have learned two reference windows. The share of flagged events per
 window is the ``anomaly:rate`` signal.
 
+Half-space trees isolate events that are unusual *jointly* or far outside the warm-up range; a
+moderate shift of one feature among many barely changes the flag rate (``bench/detection.py``:
+a 0.5-sigma shift of one feature is missed, a 3-sigma one is found) — per-feature bands and
+drift detectors cover those. Categorical features are not scored.
+
 Examples
 --------
 >>> import random

@@ -30,7 +30,7 @@ from river import drift, stats
 
 from glasswatch.core.thresholds import Decision, Latch
 
-__all__ = ["DEFAULT_PARAMS", "DetectorKind", "DriftDetector"]
+__all__ = ["DEFAULT_PARAMS", "DetectorKind", "DriftDetector", "build_river_detector"]
 
 DetectorKind = Literal["adwin", "page_hinkley", "kswin"]
 
@@ -44,7 +44,8 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
 }
 
 
-def _build(kind: str, params: dict[str, Any], seed: int) -> Any:
+def build_river_detector(kind: str, params: dict[str, Any], seed: int) -> Any:
+    """The River detector for ``kind`` with glasswatch's defaults overridden by ``params``."""
     merged = {**DEFAULT_PARAMS[kind], **params}
     if kind == "adwin":
         return drift.ADWIN(**merged)  # type: ignore[no-untyped-call]
@@ -73,7 +74,7 @@ class DriftDetector:
         self.resolve_after = resolve_after
         self.min_std = min_std
         self.seed = seed
-        self.detector = _build(kind, dict(params or {}), seed)
+        self.detector = build_river_detector(kind, dict(params or {}), seed)
         self._latch = Latch(1, resolve_after)
         self._var = stats.Var()
         self._pending: list[tuple[float, int | None]] = []

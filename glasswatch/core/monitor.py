@@ -145,8 +145,13 @@ class ModelMonitor:
         self.spec = spec
         w, a = spec.window, spec.anomaly
         self.windows = WindowAggregator(
-            spec.model, w.size_seconds, w.hop_seconds, w.allowed_lateness_seconds,
-            spec.features, spec.categorical, w.max_empty_windows,
+            spec.model,
+            w.size_seconds,
+            w.hop_seconds,
+            w.allowed_lateness_seconds,
+            spec.features,
+            spec.categorical,
+            w.max_empty_windows,
         )
         self.scorer = (
             AnomalyScorer(
@@ -309,14 +314,26 @@ class ModelMonitor:
         return alerts
 
     def _alert(
-        self, kind: AlertKind, name: str, source: str, d: Decision, spec: SignalSpec,
-        s: WindowSummary, w: ClosedWindow, fired_at: datetime | None,
+        self,
+        kind: AlertKind,
+        name: str,
+        source: str,
+        d: Decision,
+        spec: SignalSpec,
+        s: WindowSummary,
+        w: ClosedWindow,
+        fired_at: datetime | None,
     ) -> Alert:
         resolved = fired_at is not None
         lo, hi = d.band
         evidence: dict[str, Any] = {
-            "signal": name, "source": source, "value": d.value, "window_start": w.start.isoformat(),
-            "window_end": w.end.isoformat(), "count": s.count, "score": d.score,
+            "signal": name,
+            "source": source,
+            "value": d.value,
+            "window_start": w.start.isoformat(),
+            "window_end": w.end.isoformat(),
+            "count": s.count,
+            "score": d.score,
         }
         if source.startswith("detector:"):
             evidence["detector"] = source.split(":", 1)[1]
@@ -337,9 +354,7 @@ class ModelMonitor:
             status=AlertStatus.RESOLVED if resolved else AlertStatus.FIRING,
             labels={"source": source},
             evidence=evidence,
-            lineage=Lineage(
-                model_version=w.model_version, offsets=w.offsets, config_hash=self.config_hash
-            ),
+            lineage=Lineage(model_version=w.model_version, offsets=w.offsets, config_hash=self.config_hash),
             replay_command=replay,
             ends_at=w.end if resolved else None,
         )

@@ -96,9 +96,13 @@ def simulate(
             feats["x0"] = None
         feats["segment"] = CATEGORIES[int(seg[i])]
         ev = PredictionEvent(
-            model=model, model_version="1", prediction_id=f"p{first_offset + i}",
-            event_time=start + timedelta(microseconds=int(times_us[i])), features=feats,
-            prediction=float(pred[i]), latency_ms=float(latency[i]),
+            model=model,
+            model_version="1",
+            prediction_id=f"p{first_offset + i}",
+            event_time=start + timedelta(microseconds=int(times_us[i])),
+            features=feats,
+            prediction=float(pred[i]),
+            latency_ms=float(latency[i]),
         )
         out.append(Located(ev, topic, 0, first_offset + i))
     return out

@@ -39,6 +39,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from glasswatch.core.detectors import build_river_detector
 from glasswatch.errors import ConfigError
 
 __all__ = [
@@ -88,6 +89,14 @@ class DetectorSpec(_Spec):
     params: dict[str, float | int | str] = Field(default_factory=dict)
     warmup: int = Field(default=20, ge=2)
     resolve_after: int = Field(default=5, ge=1)
+
+    @model_validator(mode="after")
+    def _river_accepts_params(self) -> DetectorSpec:
+        try:
+            build_river_detector(self.kind, dict(self.params), 0)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"invalid {self.kind} params {self.params}: {exc}") from None
+        return self
 
 
 class SignalSpec(_Spec):

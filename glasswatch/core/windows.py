@@ -151,7 +151,7 @@ class WindowAggregator:
         Label events are accepted and ignored by :meth:`add`.
         """
         t = to_millis(rec.event.event_time)
-        if self._max_t is None:
+        if self._max_t is None or isinstance(rec.event, LabelEvent):
             return t
         if self._late(t):
             self.n_late += 1
@@ -260,8 +260,13 @@ class WindowAggregator:
         for x in extras:
             for key in x:
                 streams.setdefault(key, None)
-        common = {"model_version": version, "offsets": offsets, "start": start_dt, "end": end_dt,
-                  "late_accepted": sum(p.late_accepted for p in panes)}
+        common = {
+            "model_version": version,
+            "offsets": offsets,
+            "start": start_dt,
+            "end": end_dt,
+            "late_accepted": sum(p.late_accepted for p in panes),
+        }
         summaries: dict[str, WindowSummary] = {}
         for s in streams:
             if s == "events":
@@ -281,8 +286,13 @@ class WindowAggregator:
         return ClosedWindow(start_dt, end_dt, summaries, offsets, version)
 
     def _summary(
-        self, stream: str, common: dict[str, Any], values: list[Any], count: int,
-        numeric: np.ndarray | None, feature: str | None = None,
+        self,
+        stream: str,
+        common: dict[str, Any],
+        values: list[Any],
+        count: int,
+        numeric: np.ndarray | None,
+        feature: str | None = None,
     ) -> WindowSummary:
         """Statistics of ``numeric`` or, if ``None``, of ``values`` (numbers, categories, ``None``)."""
         freqs: dict[str, float] = {}
@@ -313,9 +323,13 @@ class WindowAggregator:
         if len(numeric):
             q = np.quantile(numeric, (0.05, 0.5, 0.95))
             stats = {
-                "mean": float(numeric.mean()), "std": float(numeric.std(ddof=1)) if len(numeric) > 1 else 0.0,
-                "min": float(numeric.min()), "max": float(numeric.max()),
-                "p05": float(q[0]), "p50": float(q[1]), "p95": float(q[2]),
+                "mean": float(numeric.mean()),
+                "std": float(numeric.std(ddof=1)) if len(numeric) > 1 else 0.0,
+                "min": float(numeric.min()),
+                "max": float(numeric.max()),
+                "p05": float(q[0]),
+                "p50": float(q[1]),
+                "p95": float(q[2]),
             }
         return WindowSummary(
             model=self.model, stream=stream, count=count, missing=missing, categories=freqs, **common, **stats

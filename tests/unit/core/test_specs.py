@@ -55,13 +55,7 @@ def test_duplicate_models_in_one_file_are_refused(tmp_path: Path) -> None:
 
 def test_error_names_file_line_and_nested_field(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text(
-        "model: churn\n"
-        "signals:\n"
-        "  'feature:age:mean':\n"
-        "    static:\n"
-        "      upper: high\n"
-    )
+    path.write_text("model: churn\nsignals:\n  'feature:age:mean':\n    static:\n      upper: high\n")
     with pytest.raises(ConfigError) as err:
         load_specs(path)
     assert f"{path}:5: signals.feature:age:mean.static.upper:" in str(err.value)
@@ -97,3 +91,9 @@ def test_specs_are_frozen() -> None:
     spec = MonitorSpec(model="m")
     with pytest.raises(ValueError, match="frozen"):
         spec.model = "other"  # type: ignore[misc]
+
+
+def test_detector_params_are_checked_against_river() -> None:
+    text = "model: m\ndefault:\n  detectors:\n    - kind: page_hinkley\n      params: {treshold: 3}\n"
+    with pytest.raises(ConfigError, match=r"<string>:4: default\.detectors\.0: invalid page_hinkley params"):
+        load_spec_text(text)

@@ -23,7 +23,16 @@ def warmed(seed: int = 0, n: int = 40, **kw: object) -> DynamicThreshold:
 def test_static_threshold_hysteresis_and_resolve() -> None:
     th = StaticThreshold(lower=0.0, upper=10.0, hysteresis=2, resolve_after=2)
     assert states(th, [5, 11, 5, 11, 12, 13, 5, 11, 5, 5]) == [
-        "none", "none", "none", "none", "firing", "none", "none", "none", "none", "resolved",
+        "none",
+        "none",
+        "none",
+        "none",
+        "firing",
+        "none",
+        "none",
+        "none",
+        "none",
+        "resolved",
     ]
     th.update(-1.0)
     d = th.update(-3.0).decision
@@ -45,7 +54,12 @@ def test_no_firing_during_warmup() -> None:
 def test_dynamic_fires_after_m_breaches_and_resolves_after_n_inside() -> None:
     th = warmed(warmup=20, k=4.0, hysteresis=3, resolve_after=2)
     assert states(th, [200.0, 200.0, 100.0, 200.0, 200.0, 200.0]) == [
-        "none", "none", "none", "none", "none", "firing",
+        "none",
+        "none",
+        "none",
+        "none",
+        "none",
+        "firing",
     ]
     assert states(th, [100.0, 200.0, 100.0, 100.0]) == ["none", "none", "none", "resolved"]
 
@@ -98,5 +112,12 @@ def test_clean_gaussian_has_no_false_alarms_and_pickles() -> None:
 def test_latch_counts_consecutive_only() -> None:
     latch = Latch(hysteresis=2, resolve_after=2)
     assert [latch.step(b) for b in (True, False, True, True, False, True, False, False)] == [
-        "none", "none", "none", "firing", "none", "none", "none", "resolved",
+        "none",
+        "none",
+        "none",
+        "firing",
+        "none",
+        "none",
+        "none",
+        "resolved",
     ]

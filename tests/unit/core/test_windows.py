@@ -14,8 +14,12 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 def ev(i: int, sec: float, x: float | str | None = 1.0, *, partition: int = 0, pred: float = 0.5) -> Located:
     e = PredictionEvent(
-        model="m", model_version="v1", prediction_id=f"p{i}", event_time=T0 + timedelta(seconds=sec),
-        features={"x": x, "c": "a" if i % 4 else "b"}, prediction=pred,
+        model="m",
+        model_version="v1",
+        prediction_id=f"p{i}",
+        event_time=T0 + timedelta(seconds=sec),
+        features={"x": x, "c": "a" if i % 4 else "b"},
+        prediction=pred,
     )
     return Located(e, "predictions", partition, i)
 
@@ -102,7 +106,9 @@ def test_advance_closes_idle_windows_and_labels_are_ignored() -> None:
         FeatureEvent(
             model="m", prediction_id="p1", event_time=T0 + timedelta(seconds=2), features={"x": 4.0}
         ),
-        "features", 0, 0,
+        "features",
+        0,
+        0,
     )
     assert w.update_many([label, feat]).closed == []
     closed = w.advance(T0 + timedelta(seconds=20))
