@@ -9,7 +9,8 @@ replies from a script (:meth:`FakeServer.script`) before falling back to success
 * ``Reply(503)`` — outage; ``Reply(400, body=...)`` — refusal;
 * ``Reply(200, delay=1.0)`` — slower than the client's timeout;
 * ``Reply(503, hold=event)`` — keep the request open until ``event`` is set (used to kill a
-  router while a delivery is in flight).
+  router while a delivery is in flight);
+* :meth:`FakeServer.once` answers the first request matching a predicate with a given reply.
 
 PagerDuty's client insists on ``https://``, so :class:`FakePagerDuty` serves TLS with a
 self-signed certificate for 127.0.0.1 made with ``cryptography``; pass :attr:`ssl_context` as
@@ -25,7 +26,7 @@ import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -66,6 +67,7 @@ class FakeServer:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self._script: list[Reply] = []
+        self._rules: list[tuple[Callable[[Recorded], bool], Reply]] = []
         self._lock = threading.Lock()
         fake = self
 
@@ -84,7 +86,12 @@ class FakeServer:
                 rec = Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body, raw)
                 with fake._lock:
                     fake.requests.append(rec)
-                    reply = fake._script.pop(0) if fake._script else None
+                    rule = next((r for r in fake._rules if r[0](rec)), None)
+                    if rule is not None:
+                        fake._rules.remove(rule)
+                        reply = rule[1]
+                    else:
+                        reply = fake._script.pop(0) if fake._script else None
                 if reply is not None and reply.hold is not None:
                     reply.hold.wait(30)
                 if reply is not None and reply.delay:
@@ -134,6 +141,12 @@ class FakeServer:
             self._script.extend(replies)
         return self
 
+    def once(self, when: Callable[[Recorded], bool], reply: Reply) -> FakeServer:
+        """Answer the first request matching ``when`` with ``reply`` (before the script)."""
+        with self._lock:
+            self._rules.append((when, reply))
+        return self
+
     @property
     def accepted(self) -> list[Recorded]:
         with self._lock:
@@ -166,10 +179,10 @@ class FakeSlack(FakeServer):
         return self.url + "/api/"
 
     def respond(self, rec: Recorded, reply: Reply | None) -> tuple[int, Any, dict[str, str]]:
-        if reply is not None:
+        if reply is not None and not (reply.status == 200 and reply.body is None):
             body = reply.body
             if body is None:
-                body = {"ok": reply.status == 200}
+                body = {"ok": False, "error": "internal_error"}
                 if reply.status == 429:
                     body = {"ok": False, "error": "ratelimited"}
             return reply.status, body, reply.headers

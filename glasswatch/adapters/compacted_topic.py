@@ -18,7 +18,23 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from glasswatch.errors import BrokerError
 
-__all__ = ["CompactedTopic", "ensure_compacted_topic"]
+__all__ = ["CompactedTopic", "ensure_compacted_topic", "topic_partitions"]
+
+
+async def topic_partitions(
+    consumer: AIOKafkaConsumer, topic: str, timeout: float = 30.0
+) -> list[TopicPartition]:
+    """The partitions of ``topic`` (waiting for metadata of a brand-new topic)."""
+
+    async def wait() -> list[TopicPartition]:
+        while True:
+            found = consumer.partitions_for_topic(topic)
+            if found:
+                return [TopicPartition(topic, p) for p in sorted(found)]
+            await consumer._client.force_metadata_update()
+            await asyncio.sleep(0.1)
+
+    return await asyncio.wait_for(wait(), timeout)
 
 
 async def ensure_compacted_topic(
@@ -94,7 +110,7 @@ class CompactedTopic:
         out: dict[str, bytes] = {}
         try:
             await consumer.start()
-            parts = await asyncio.wait_for(self._partitions(consumer), timeout)
+            parts = await topic_partitions(consumer, self.topic, timeout)
             consumer.assign(parts)
             await consumer.seek_to_beginning(*parts)
             ends = await consumer.end_offsets(parts)
@@ -125,14 +141,6 @@ class CompactedTopic:
             if await consumer.position(tp) < end:
                 return True
         return False
-
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        while True:
-            found = consumer.partitions_for_topic(self.topic)
-            if found:
-                return [TopicPartition(self.topic, p) for p in sorted(found)]
-            await consumer._client.force_metadata_update()  # the topic may be brand new
-            await asyncio.sleep(0.1)
 
     async def close(self) -> None:
         if self._producer is not None:

@@ -14,12 +14,16 @@ has no field for it yet) keyed ``receiver|fingerprint|status``; each value is a
 Kafka rather than a local sqlite file because the router then keeps no disk state: it can be
 restarted on any host and still re-pages no one; compaction keeps one record per key.
 
-Per loop iteration: poll alerts (and silences) → ``ingest`` → ``ready(now)`` gives at most one
-delivery per receiver, sent concurrently in threads (the SDKs are blocking) → outcomes to the
-dispatcher → **persist** delivery records (``acks=all``) and dead letters → **then** commit the
-offsets the dispatcher allows. A crash before the persist re-sends that one notification after
-restart (at-least-once at that single point; PagerDuty dedups by ``dedup_key``); a crash after it
-sends nothing twice. A restart re-reads uncommitted alerts; the delivery log filters what was
+Per loop iteration: poll alerts (and silences) → ``ingest`` → ``ready(now)`` starts at most one
+delivery per receiver, each in a thread (the SDKs are blocking) that may outlive the iteration →
+every finished attempt is handed to the dispatcher and its delivery records (``acks=all``) and
+dead letters are **persisted at once** → **then** the offsets the dispatcher allows are committed.
+A crash between a receiver's answer and that persist (milliseconds) re-sends that one
+notification after restart (at-least-once at that single point; PagerDuty dedups by
+``dedup_key``); a crash at any other point sends nothing twice. A slow receiver delays nobody
+else: its attempt stays in flight while the loop keeps polling and settling the others.
+
+A restart re-reads uncommitted alerts; the delivery log filters what was
 delivered. Permanent refusals go to the dead-letter topic with reason ``rejected_by_receiver``
 and redacted detail. One router per consumer group is the intended deployment: on a rebalance,
 alerts of a revoked partition that were still in groups may be delivered by both owners.
@@ -36,7 +40,7 @@ import pydantic
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from glasswatch.adapters.compacted_topic import CompactedTopic
+from glasswatch.adapters.compacted_topic import CompactedTopic, topic_partitions
 from glasswatch.core.dedup import DeliveryRecord
 from glasswatch.core.dispatcher import Delivery, Dispatcher, Settled
 from glasswatch.core.notify import MessageRef, Notifier
@@ -50,7 +54,10 @@ __all__ = ["RouterRuntime", "deliveries_topic_for"]
 log = logging.getLogger(__name__)
 
 
-_MAX_ROUNDS = 50
+_DEAD_PREFIX = "dead-letter|"
+"""Delivery-log keys of unreadable alert messages already dead-lettered (no duplicates on restart)."""
+_BUSY_POLL = 0.05
+"""Poll timeout (s) while deliveries are in flight, so finished ones are recorded promptly."""
 
 
 def deliveries_topic_for(alerts_topic: str) -> str:
@@ -95,11 +102,16 @@ class RouterRuntime:
         self._silence_consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._committed: dict[tuple[str, int], int] = {}
+        self._inflight: dict[int, tuple[Delivery, asyncio.Task[NotifyError | None]]] = {}
+        self._dead_lettered: set[str] = set()
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
         """Load the delivery log and silences, then join the consumer group."""
-        for raw in (await self.deliveries.read_all()).values():
+        for key, raw in (await self.deliveries.read_all()).items():
+            if key.startswith(_DEAD_PREFIX):
+                self._dead_lettered.add(key)
+                continue
             try:
                 self.dispatcher.log.load(DeliveryRecord.model_validate_json(raw))
             except pydantic.ValidationError:
@@ -111,10 +123,7 @@ class RouterRuntime:
                     bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
                 )
                 await self._silence_consumer.start()
-                parts = [
-                    TopicPartition(self.silences_topic, p)
-                    for p in sorted(await self._silence_consumer.partitions_for(self.silences_topic))
-                ]
+                parts = await topic_partitions(self._silence_consumer, self.silences_topic)
                 self._silence_consumer.assign(parts)
                 await self._silence_consumer.seek_to_beginning(*parts)
             self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
@@ -133,8 +142,16 @@ class RouterRuntime:
                 f"router cannot reach Kafka at {self.bootstrap} ({type(exc).__name__})"
             ) from exc
 
-    async def close(self) -> None:
-        """Leave the group and stop clients (no commit: only settled offsets were ever committed)."""
+    async def close(self, drain_timeout: float = 15.0) -> None:
+        """Let in-flight deliveries finish and record them (up to ``drain_timeout``), then leave the
+        group and stop clients. Offsets were committed as they settled; nothing else is committed."""
+        if self._inflight and self._producer is not None:
+            await asyncio.wait([t for _, t in self._inflight.values()], timeout=drain_timeout)
+            await self._settle_finished()
+            await self._commit()
+        for _, task in self._inflight.values():
+            task.cancel()
+        self._inflight.clear()
         for client in (self._consumer, self._silence_consumer, self._producer):
             if client is not None:
                 await client.stop()
@@ -145,38 +162,51 @@ class RouterRuntime:
         """Start, loop until ``stop`` is set (or the task is cancelled), close."""
         stop = stop or asyncio.Event()
         await self.start()
+        graceful = False
         try:
             while not stop.is_set():
                 await self.run_once()
+            graceful = True
         finally:
-            await self.close()
+            await self.close(drain_timeout=15.0 if graceful else 0.0)
 
     # -- one iteration -------------------------------------------------------------------
     async def run_once(self) -> int:
-        """Poll, deliver what is due, persist outcomes, commit. Returns messages consumed."""
+        """Poll, start due deliveries, settle finished ones, commit. Returns messages consumed."""
         assert self._consumer is not None, "call start() first"
         consumed = await self._poll()
         await self._refresh_silences()
-        for _ in range(_MAX_ROUNDS):  # bounded: a zero backoff must not starve polling
-            deliveries = self.dispatcher.ready(self.clock())
-            if not deliveries:
-                break
-            results = await asyncio.gather(*(self._attempt(d) for d in deliveries))
-            for delivery, error in zip(deliveries, results, strict=True):
-                now = self.clock()
-                if error is None:
-                    settled = self.dispatcher.succeeded(delivery, now)
-                    log.info(
-                        "delivered %d alert(s) to %s",
-                        len(delivery.notification.alerts),
-                        delivery.notification.receiver,
-                    )
-                else:
-                    settled = self.dispatcher.failed(delivery, error, now)
-                    self._log_failure(delivery, error, settled)
-                await self._persist(settled)
+        await self._settle_finished()
+        for delivery in self.dispatcher.ready(self.clock()):
+            self._inflight[delivery.id] = (delivery, asyncio.create_task(self._attempt(delivery)))
+        await self._settle_finished()
         await self._commit()
         return consumed
+
+    @property
+    def in_flight(self) -> int:
+        """Deliveries being attempted right now (at most one per receiver)."""
+        return len(self._inflight)
+
+    async def _settle_finished(self) -> None:
+        """Record each finished attempt at once, so a slow receiver never delays another's record."""
+        for key, (delivery, task) in list(self._inflight.items()):
+            if not task.done():
+                continue
+            del self._inflight[key]
+            error = task.result()
+            now = self.clock()
+            if error is None:
+                settled = self.dispatcher.succeeded(delivery, now)
+                log.info(
+                    "delivered %d alert(s) to %s",
+                    len(delivery.notification.alerts),
+                    delivery.notification.receiver,
+                )
+            else:
+                settled = self.dispatcher.failed(delivery, error, now)
+                self._log_failure(delivery, error, settled)
+            await self._persist(settled)
 
     async def _poll(self) -> int:
         assert self._consumer is not None
@@ -196,6 +226,10 @@ class RouterRuntime:
                 try:
                     alert = Alert.model_validate_json(rec.value or b"")
                 except pydantic.ValidationError as exc:
+                    key = f"{_DEAD_PREFIX}{tp.topic}|{tp.partition}|{rec.offset}"
+                    if key in self._dead_lettered:  # already dead-lettered before a restart
+                        self.dispatcher.skip(ref)
+                        continue
                     await self._dead_letter(
                         DeadLetter.of(
                             raw=rec.value or b"",
@@ -209,6 +243,8 @@ class RouterRuntime:
                             ),
                         )
                     )
+                    await self.deliveries.put(key, b"dead-lettered")
+                    self._dead_lettered.add(key)
                     self.dispatcher.skip(ref)
                     continue
                 self.dispatcher.ingest(alert, self.clock(), ref)

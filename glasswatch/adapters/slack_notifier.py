@@ -90,7 +90,7 @@ class SlackNotifier:
                 thread_ts=thread[1] if thread else None,
             )
             if thread is None:
-                if notification.firing:
+                if notification.firing and resp.get("ts"):  # no ts: no thread to continue, still sent
                     self._threads[notification.group_key] = (
                         str(resp.get("channel") or self.channel),
                         str(resp["ts"]),

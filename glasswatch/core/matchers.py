@@ -63,7 +63,7 @@ class Matcher(BaseModel):
     def parse(cls, text: str) -> Matcher:
         """Parse ``name<op>value``; the value may be double-quoted (``severity="critical"``)."""
         if not isinstance(text, str):
-            raise ConfigError(f"bad matcher {text!r}: expected a string like severity=\"critical\"")
+            raise ConfigError(f'bad matcher {text!r}: expected a string like severity="critical"')
         found = _MATCHER_RE.match(text)
         if found is None:
             raise ConfigError(f"bad matcher {text!r}: expected name, one of = != =~ !~, and a value")
@@ -90,9 +90,16 @@ class Matcher(BaseModel):
         return f'{self.name}{self.type.value}"{escaped}"'
 
 
-def parse_matchers(items: Iterable[str | Matcher]) -> tuple[Matcher, ...]:
-    """Parse several matchers (already-built ones pass through)."""
-    return tuple(m if isinstance(m, Matcher) else Matcher.parse(m) for m in items)
+def parse_matchers(items: Iterable[str | Matcher | Mapping[str, str]]) -> tuple[Matcher, ...]:
+    """Parse several matchers: strings, built ones, or their JSON form (``{"name", "type", "value"}``)."""
+    return tuple(
+        m
+        if isinstance(m, Matcher)
+        else Matcher.model_validate(m)
+        if isinstance(m, Mapping)
+        else Matcher.parse(m)
+        for m in items
+    )
 
 
 def matches_all(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> bool:

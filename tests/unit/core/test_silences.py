@@ -59,3 +59,8 @@ def test_stage_mutes_firing_but_lets_owed_resolves_through() -> None:
     r = Notification(receiver="slack", group_key="g", alerts=(resolved(a),))
     assert stage(r, T0) == r
     assert stage(n, T0 + 2 * H) == n
+
+
+def test_json_round_trip() -> None:
+    s = silence('model="churn"', 'signal=~"feature:.*"')
+    assert Silence.model_validate_json(s.model_dump_json()) == s

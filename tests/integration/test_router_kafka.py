@@ -1,0 +1,268 @@
+"""The router through a real Kafka broker, real slack_sdk / pagerduty clients and local fake servers.
+
+A first router is killed (its task cancelled: in-memory state lost, no drain, no final commit)
+while a PagerDuty request is in flight; a second one takes over the consumer group. Nobody is
+paged twice, nothing is lost, triggers precede resolves, refusals and junk are dead-lettered
+without secrets, and the group's offsets end at the end of the topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from fake_servers import FakePagerDuty, FakeSlack, Reply
+from kafka_helpers import create_topic, unique_topic
+from routing_factories import alert, resolved
+
+from glasswatch.adapters.compacted_topic import CompactedTopic
+from glasswatch.adapters.notifiers import build_notifiers
+from glasswatch.adapters.rate_limit import RateLimiter
+from glasswatch.adapters.router_runtime import RouterRuntime
+from glasswatch.adapters.silence_store import SilenceStore
+from glasswatch.adapters.slack_notifier import SlackNotifier
+from glasswatch.core.dispatcher import Dispatcher
+from glasswatch.core.notify import RetryPolicy
+from glasswatch.core.routes import RoutingConfig, load_routing
+from glasswatch.core.silences import Silence
+from glasswatch.schemas.alert import Alert, Severity
+from glasswatch.schemas.dead_letter import DeadLetter
+
+pytestmark = pytest.mark.integration
+
+PD_KEY = "PDCANARYQZQZ0123456789abcdefXQXQ"
+SLACK_TOKEN = "xoxb-CANARY-integration-QZQZ"
+
+
+async def until(
+    cond: Callable[[], bool], timeout: float = 60.0, what: str = "", task: asyncio.Task[None] | None = None
+) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        if task is not None and task.done():
+            task.result()  # the router died: show why
+            raise AssertionError(f"the router stopped before {what}")
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or cond}")
+        await asyncio.sleep(0.05)
+
+
+def routing(pd: FakePagerDuty, slack: FakeSlack) -> RoutingConfig:
+    return load_routing(
+        f"""
+receivers:
+  - {{name: pd, kind: pagerduty, routing_key: {{env: PD_KEY}}, url: "{pd.url}"}}
+  - {{name: slack, kind: slack, channel: "#ml-alerts", token: {{env: SLACK_TOKEN}},
+     api_url: "{slack.api_url}"}}
+  - {{name: log, kind: log}}
+route:
+  receiver: log
+  group_by: [signal]
+  group_wait: 0s
+  group_interval: 1s
+  routes:
+    - {{matchers: ['severity="critical"'], receiver: pd, continue: true}}
+    - {{matchers: ['severity=~"warning|critical"'], receiver: slack}}
+"""
+    )
+
+
+def make_runtime(
+    bootstrap: str, config: RoutingConfig, pd: FakePagerDuty, topics: dict[str, str]
+) -> RouterRuntime:
+    env = {"PD_KEY": PD_KEY, "SLACK_TOKEN": SLACK_TOKEN}
+    notifiers, redactor = build_notifiers(config, env, env="prod", verify=pd.ssl_context, timeout=5.0)
+    slack = notifiers["slack"]
+    assert isinstance(slack, SlackNotifier)
+    slack.limiter = RateLimiter(0.02)  # keep the test quick; the 1/s default is unit-tested
+    return RouterRuntime(
+        bootstrap=bootstrap,
+        alerts_topic=topics["alerts"],
+        dead_letter_topic=topics["dlq"],
+        silences_topic=topics["silences"],
+        group_id=topics["group"],
+        dispatcher=Dispatcher(
+            config, redact=redactor, alerts_topic=topics["alerts"], retry=RetryPolicy(initial=0.05, cap=0.3)
+        ),
+        notifiers=notifiers,
+        poll_timeout=0.2,
+        redact=redactor,
+    )
+
+
+async def publish(producer: AIOKafkaProducer, topic: str, a: Alert) -> None:
+    await producer.send_and_wait(topic, key=a.fingerprint.encode(), value=a.model_dump_json().encode())
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[bytes]:
+    return [v for v in (await CompactedTopic(bootstrap, topic, create=False).read_all()).values()]
+
+
+async def read_log(bootstrap: str, topic: str) -> list[bytes]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or {0}]
+        ends = await consumer.end_offsets(tps)
+        out: list[bytes] = []
+        while sum(ends.values()) > len(out):
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                out += [r.value or b"" for r in records]
+        return out
+    finally:
+        await consumer.stop()
+
+
+def slack_posts(slack: FakeSlack) -> Counter[tuple[str, str]]:
+    """(state, signal) of every accepted chat.postMessage."""
+    out: Counter[tuple[str, str]] = Counter()
+    for r in slack.accepted:
+        if r.path.endswith("chat.postMessage"):
+            text = r.body["text"]
+            state = "firing" if "[FIRING" in text else "resolved"
+            out[(state, text.rsplit(" ", 2)[-2])] += 1
+    return out
+
+
+def test_kill_and_restart_pages_nobody_twice_and_loses_nothing(kafka_bootstrap: str) -> None:
+    asyncio.run(_scenario(kafka_bootstrap))
+
+
+async def _scenario(bootstrap: str) -> None:
+    topics = {
+        "alerts": unique_topic("alerts"),
+        "dlq": unique_topic("dlq"),
+        "silences": unique_topic("silences"),
+        "group": unique_topic("router"),
+    }
+    await create_topic(bootstrap, topics["alerts"], 2)
+    await create_topic(bootstrap, topics["dlq"], 1)
+    await create_topic(bootstrap, topics["silences"], 1, configs={"cleanup.policy": "compact"})
+    crit = [alert(f"feature:c{i}", severity=Severity.CRITICAL, model=f"m{i % 2}") for i in range(6)]
+    warn = [alert(f"feature:w{i}", model=f"m{i % 2}") for i in range(4)]
+    muted = alert("feature:muted", model="m9")
+    with FakePagerDuty() as pd, FakeSlack() as slack:
+        config = routing(pd, slack)  # type: ignore[arg-type]
+        silences = SilenceStore(CompactedTopic(bootstrap, topics["silences"]))
+        await silences.put(
+            Silence.create(
+                matchers=['model="m9"'],
+                starts_at=muted.starts_at,
+                ends_at=muted.starts_at.replace(year=2100),
+                created_by="test",
+            )
+        )
+        await silences.close()
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            for a in [*crit, *warn, muted]:
+                await publish(producer, topics["alerts"], a)
+            await producer.send_and_wait(topics["alerts"], key=b"junk", value=b"{not an alert")
+
+            # router 1: two pages go through, the third hangs in flight ... and the router dies
+            hold = threading.Event()  # both in-flight requests fail once the router is dead
+            pd.script(Reply(202), Reply(202), Reply(503, hold=hold))
+            slack.script(Reply(), Reply(), Reply(), Reply(503, hold=hold))
+            rt1 = make_runtime(bootstrap, config, pd, topics)  # type: ignore[arg-type]
+            task1 = asyncio.create_task(rt1.run())
+            await until(lambda: len(pd.requests) >= 3, what="the third PagerDuty request", task=task1)
+            await until(lambda: len(slack.requests) >= 4, what="the fourth Slack request", task=task1)
+            task1.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task1
+            hold.set()  # the hung requests now fail: neither receiver accepted them
+            paged_before = [k for act, k in pd.events() if act == "trigger"]
+            assert len(paged_before) == 2
+            slack_before = slack_posts(slack)  # type: ignore[arg-type]
+            assert sum(slack_before.values()) == 3
+            by_fp = {a.fingerprint: a for a in crit}
+            for fp in paged_before:
+                await publish(producer, topics["alerts"], resolved(by_fp[fp]))
+
+            # router 2 takes over; PagerDuty refuses one trigger for good (and echoes the key)
+            held_fp = pd.requests[2].body["dedup_key"]
+            refused_fp = next(a.fingerprint for a in crit if a.fingerprint not in {*paged_before, held_fp})
+            pd.once(
+                lambda r: r.body.get("dedup_key") == refused_fp,
+                Reply(400, body={"status": "invalid event", "message": f"bad routing key {PD_KEY}"}),
+            )
+            rt2 = make_runtime(bootstrap, config, pd, topics)  # type: ignore[arg-type]
+            stop = asyncio.Event()
+            task2 = asyncio.create_task(rt2.run(stop))
+            # Slack: a resolved alert is told (firing, then resolve) only if its firing reached Slack
+            # before the kill; otherwise it fired and resolved unseen, and Slack hears nothing of it
+            gone = {by_fp[fp].signal for fp in paged_before}
+            expected_slack = {("firing", a.signal) for a in [*crit, *warn] if a.signal not in gone}
+            for signal in gone:
+                if ("firing", signal) in slack_before:
+                    expected_slack |= {("firing", signal), ("resolved", signal)}
+
+            def done() -> bool:
+                events = list(pd.events())
+                return (
+                    len([e for e in events if e[0] == "trigger"]) == 5
+                    and len([e for e in events if e[0] == "resolve"]) == 2
+                    and set(slack_posts(slack)) >= expected_slack  # type: ignore[arg-type]
+                )
+
+            try:
+                await until(done, timeout=90, what="every delivery", task=task2)
+            except AssertionError:
+                print("PD", list(pd.events(False)), [r.status for r in pd.requests])
+                print("SLACK", slack_posts(slack), expected_slack - set(slack_posts(slack)))
+                raise
+            await until(
+                lambda: rt2.dispatcher.backlog == 0 and rt2.in_flight == 0, what="an idle router", task=task2
+            )
+            await asyncio.sleep(0.5)  # one more poll/commit round
+            stop.set()
+            await task2
+        finally:
+            await producer.stop()
+
+        # nobody paged twice, nothing lost, triggers before resolves
+        events = list(pd.events())
+        triggers = [k for act, k in events if act == "trigger"]
+        assert len(triggers) == len(set(triggers)) == 5
+        assert refused_fp not in triggers
+        for fp in paged_before:
+            assert [act for act, k in events if k == fp] == ["trigger", "resolve"]
+        posts = slack_posts(slack)  # type: ignore[arg-type]
+        assert set(posts) == expected_slack
+        assert all(n == 1 for n in posts.values()), posts
+        assert ("firing", "feature:muted") not in posts  # silenced through the topic
+
+        # the refused page and the junk message are dead letters, without secrets
+        dead = [DeadLetter.model_validate_json(raw) for raw in await read_log(bootstrap, topics["dlq"])]
+        assert sorted(d.reason for d in dead) == ["invalid", "rejected_by_receiver"]
+        (refused,) = [d for d in dead if d.reason == "rejected_by_receiver"]
+        refused_alert = Alert.model_validate_json(refused.raw_bytes())
+        assert {*triggers, refused_alert.fingerprint} == {a.fingerprint for a in crit}
+        assert refused.source_topic == topics["alerts"]
+        for d in dead:
+            assert PD_KEY not in d.model_dump_json()
+            assert SLACK_TOKEN not in d.model_dump_json()
+
+        # the delivery log is durable and every offset was committed
+        log_keys = await read_topic(bootstrap, f"{topics['alerts']}.deliveries")
+        assert len(log_keys) >= 5 + 2 + len(expected_slack)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=topics["group"], enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            tps = [TopicPartition(topics["alerts"], p) for p in (0, 1)]
+            ends = await consumer.end_offsets(tps)
+            for tp in tps:
+                assert await consumer.committed(tp) == ends[tp]
+        finally:
+            await consumer.stop()
