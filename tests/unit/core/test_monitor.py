@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 from datetime import timedelta
 
+import numpy as np
 import pytest
 
 from glasswatch.core.monitor import ModelMonitor, MonitorOutput
@@ -12,6 +13,7 @@ from glasswatch.core.simulate import Change, simulate
 from glasswatch.core.specs import MonitorSpec, SignalSpec, StaticBounds
 from glasswatch.core.windows import Located
 from glasswatch.schemas.alert import Alert, AlertKind, AlertStatus, fingerprint_of
+from glasswatch.schemas.events import PredictionEvent
 
 N, CHANGE_AT, REVERT_AT = 60_000, 30_000, 45_000
 SPEC = MonitorSpec(model="m", window={"size_seconds": 10.0})
@@ -184,3 +186,36 @@ def test_advance_closes_idle_windows_and_flags_an_outage() -> None:
     out = mon.advance(recs[-1].event.event_time + 6 * WINDOW)
     assert len(out.windows) == 6
     assert ("event_rate", "events:rate") in {(a.kind.value, a.signal) for a in out.alerts}
+
+
+def test_prediction_class_mix_change_on_hopping_windows() -> None:
+    rng = np.random.default_rng(5)
+    n, change = 24_000, 15_000
+    p_yes = np.where(np.arange(n) < change, 0.2, 0.45)
+    labels = np.where(rng.random(n) < p_yes, "yes", "no")
+    times = np.cumsum(rng.exponential(0.01, n))
+    t0 = simulate(1)[0].event.event_time
+    recs = [
+        Located(
+            PredictionEvent(
+                model="m",
+                model_version="2",
+                prediction_id=str(i),
+                event_time=t0 + timedelta(seconds=float(times[i])),
+                prediction=str(labels[i]),
+            ),
+            "predictions",
+            1,
+            i,
+        )
+        for i in range(n)
+    ]
+    spec = MonitorSpec(
+        model="m", window={"size_seconds": 10.0, "hop_seconds": 5.0}, anomaly={"enabled": False}
+    )
+    alerts = run(ModelMonitor(spec), recs)
+    assert {a.signal for a in alerts} <= {"prediction:category_mix"}
+    firing = [a for a in alerts if a.kind is AlertKind.THRESHOLD_DYNAMIC]
+    assert firing
+    assert recs[change].event.event_time <= firing[0].starts_at <= recs[change].event.event_time + 3 * WINDOW
+    assert firing[0].lineage.offsets[0].partition == 1

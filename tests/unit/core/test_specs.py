@@ -97,3 +97,13 @@ def test_detector_params_are_checked_against_river() -> None:
     text = "model: m\ndefault:\n  detectors:\n    - kind: page_hinkley\n      params: {treshold: 3}\n"
     with pytest.raises(ConfigError, match=r"<string>:4: default\.detectors\.0: invalid page_hinkley params"):
         load_spec_text(text)
+
+
+def test_the_documented_example_spec_loads() -> None:
+    example = Path(__file__).resolve().parents[3] / "docs" / "monitor-spec.example.yaml"
+    churn, fraud = load_specs(example)
+    assert churn.window.hop_seconds == 30.0
+    assert churn.signal("feature:age:mean").static == StaticBounds(lower=18, upper=70)
+    assert churn.signal("feature:plan:missing_rate").severity == "critical"
+    assert not churn.signal("latency:p95").enabled
+    assert fraud == MonitorSpec(model="fraud")
