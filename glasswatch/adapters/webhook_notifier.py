@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -45,7 +46,10 @@ class WebhookNotifier:
         self.name = name
         self._url = url
         self._timeout = timeout
-        self._redact = Redactor([url])
+        parts = urllib.parse.urlsplit(url.get_secret_value())
+        # the URL's path and query are the secret part; servers like to echo just those back
+        tail = parts.path + (f"?{parts.query}" if parts.query else "")
+        self._redact = Redactor([url, tail if len(tail) >= 6 else None, parts.query or None])
 
     def send(self, notification: Notification) -> None:
         data = json.dumps(webhook_body(notification)).encode()
