@@ -76,11 +76,20 @@ def to_millis(t: datetime) -> int:
 
 @dataclass
 class _Pane:
-    """The accepted events of one ``hop``-long slice, kept as-is; statistics are computed at close."""
+    """What one ``hop``-long slice of event time accepted, kept compact; statistics come at close.
 
-    recs: list[Located] = field(default_factory=list)
+    Feature dicts are kept by reference (no copy per event); predictions, latencies and times are
+    plain lists; offsets are min/max per (topic, partition). Pickling a monitor costs about
+    150 bytes per buffered event.
+    """
+
+    rows: list[Mapping[str, object]] = field(default_factory=list)
+    preds: list[object] = field(default_factory=list)
+    lats: list[float | None] = field(default_factory=list)
     times: list[int] = field(default_factory=list)
     extras: list[Mapping[str, float | None] | None] = field(default_factory=list)
+    offsets: dict[tuple[str, int], list[int]] = field(default_factory=dict)
+    version: str | None = None
     late_accepted: int = 0
 
 
@@ -178,9 +187,23 @@ class WindowAggregator:
             pane.late_accepted += 1
         else:
             self._max_t = t
-        pane.recs.append(rec)
+        ev = rec.event
+        if ev.features is not None:
+            pane.rows.append(ev.features)
+        if isinstance(ev, PredictionEvent):
+            pane.preds.append(ev.prediction)
+            pane.lats.append(ev.latency_ms)
+            pane.version = ev.model_version
         pane.times.append(t)
         pane.extras.append(extra)
+        key = (rec.topic, rec.partition)
+        o = pane.offsets.get(key)
+        if o is None:
+            pane.offsets[key] = [rec.offset, rec.offset]
+        elif rec.offset < o[0]:
+            o[0] = rec.offset
+        elif rec.offset > o[1]:
+            o[1] = rec.offset
 
     def _virtual_frontier(self) -> int:
         assert self._max_t is not None
@@ -229,32 +252,25 @@ class WindowAggregator:
     def _close(self, end: int, panes: list[_Pane]) -> ClosedWindow:
         start_dt = EPOCH + timedelta(milliseconds=end - self._size)
         end_dt = EPOCH + timedelta(milliseconds=end)
-        recs = [r for p in panes for r in p.recs]
         offs: dict[tuple[str, int], list[int]] = {}
-        for r in recs:
-            k = (r.topic, r.partition)
-            o = offs.get(k)
-            if o is None:
-                offs[k] = [r.offset, r.offset]
-            elif r.offset < o[0]:
-                o[0] = r.offset
-            elif r.offset > o[1]:
-                o[1] = r.offset
+        for p in panes:
+            for k, (a, b) in p.offsets.items():
+                o = offs.setdefault(k, [a, b])
+                o[0], o[1] = min(o[0], a), max(o[1], b)
         offsets = tuple(
             OffsetRange(topic=k[0], partition=k[1], first=a, last=b) for k, (a, b) in sorted(offs.items())
         )
-        preds = [r.event for r in recs if isinstance(r.event, PredictionEvent)]
-        version = preds[-1].model_version if preds else None
-        rows = [
-            f for r in recs if not isinstance(r.event, LabelEvent) and (f := r.event.features) is not None
-        ]
+        version = next((p.version for p in reversed(panes) if p.version is not None), None)
+        rows = [f for p in panes for f in p.rows]
+        preds = [v for p in panes for v in p.preds]
+        lats = [v for p in panes for v in p.lats]
         streams = self._streams
         for name in dict.fromkeys(chain.from_iterable(rows)):
             if self.features is None or name in self.features:
                 streams.setdefault("feature:" + name, None)
         if preds:
             streams.setdefault("prediction", None)
-            if any(e.latency_ms is not None for e in preds):
+            if any(v is not None for v in lats):
                 streams.setdefault("latency", None)
         extras = [x for p in panes for x in p.extras if x]
         for x in extras:
@@ -277,9 +293,9 @@ class WindowAggregator:
                 name = s[8:]
                 summaries[s] = self._summary(s, common, [f.get(name) for f in rows], len(rows), None, name)
             elif s == "prediction":
-                summaries[s] = self._summary(s, common, [e.prediction for e in preds], len(preds), None)
+                summaries[s] = self._summary(s, common, preds, len(preds), None)
             elif s == "latency":
-                summaries[s] = self._summary(s, common, [e.latency_ms for e in preds], len(preds), None)
+                summaries[s] = self._summary(s, common, lats, len(lats), None)
             else:
                 vals = [v for x in extras if (v := x.get(s)) is not None]
                 summaries[s] = self._summary(s, common, [], len(vals), np.asarray(vals, dtype=np.float64))
