@@ -266,3 +266,52 @@ async def _scenario(bootstrap: str) -> None:
                 assert await consumer.committed(tp) == ends[tp]
         finally:
             await consumer.stop()
+
+
+def test_silence_commands_round_trip_through_the_compacted_topic(
+    kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from glasswatch.cli import app
+
+    topic = unique_topic("silences")
+    monkeypatch.setenv("GLASSWATCH_KAFKA__BOOTSTRAP", kafka_bootstrap)
+    monkeypatch.setenv("GLASSWATCH_TOPICS__SILENCES", topic)
+    runner = CliRunner()
+    added = runner.invoke(
+        app,
+        [
+            "silence",
+            "add",
+            "-m",
+            'model="churn"',
+            "-m",
+            "kind=~data_drift",
+            "--duration",
+            "2h",
+            "--comment",
+            "retraining",
+            "--created-by",
+            "ana",
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    sid = added.output.strip()
+    listed = runner.invoke(app, ["silence", "list"])
+    assert listed.exit_code == 0, listed.output
+    (row,) = [line for line in listed.output.splitlines() if line.startswith(sid)]
+    assert " active " in row
+    assert 'model="churn",kind=~"data_drift"' in row
+    assert row.endswith("retraining")
+    expired = runner.invoke(app, ["silence", "expire", sid])
+    assert expired.exit_code == 0, expired.output
+    assert sid not in runner.invoke(app, ["silence", "list"]).output
+    assert " expired " in runner.invoke(app, ["silence", "list", "--all"]).output
+    missing = runner.invoke(app, ["silence", "expire", "nope"])
+    assert missing.exit_code != 0
+    assert "no silence with id 'nope'" in str(missing.exception)
+    stored = asyncio.run(SilenceStore(CompactedTopic(kafka_bootstrap, topic)).load()).get(sid)
+    assert stored is not None
+    assert (stored.ends_at - stored.starts_at).total_seconds() < 60  # expired right away, not after 2h
+    assert stored.created_by == "ana"
