@@ -201,10 +201,16 @@ class ModelMonitor:
 
     def _evaluate(self, closed: list[ClosedWindow]) -> list[Alert]:
         alerts: list[Alert] = []
+        first = self.windows.first_event_time
         for window in closed:
+            partial = first is not None and window.start < first  # the stream began mid-window
             for stream, summary in window.summaries.items():
                 for name, value in self._signal_values(stream, summary):
+                    if partial and name == "events:rate":
+                        continue  # a partial first window would teach a low rate
                     alerts.extend(self._check(name, value, summary, window))
+                    if name.endswith(":category_mix"):
+                        self._learn_mix(name, summary)
         return alerts
 
     def _signal_values(self, stream: str, s: WindowSummary) -> list[tuple[str, float | None]]:
@@ -244,12 +250,17 @@ class ModelMonitor:
         if mix is None:
             sig = self.spec.signal(name)
             mix = self._mixes[name] = _Mix(sig.dynamic.alpha if sig.dynamic else 0.05)
-        distance = mix.distance(freqs, n)
+        return mix.distance(freqs, n)
+
+    def _learn_mix(self, name: str, s: WindowSummary) -> None:
+        """Learn the window's mix unless this window breached or the condition is open."""
+        mix = self._mixes.get(name)
+        if mix is None or not s.categories:
+            return
         state = self._signals.get(name)
         quiet = state is None or not any(d.active or d.breaching for d in self._decisions(state))
-        if distance is None or quiet:
-            mix.learn(freqs)  # the reference mix never learns a breaching window
-        return distance
+        if quiet or not mix.n:
+            mix.learn(s.categories)
 
     @staticmethod
     def _decisions(state: _Signal) -> list[Decision]:

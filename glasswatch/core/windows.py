@@ -128,6 +128,11 @@ class WindowAggregator:
     def watermark(self) -> datetime | None:
         return None if self._max_t is None else EPOCH + timedelta(milliseconds=self._max_t - self._lateness)
 
+    @property
+    def first_event_time(self) -> datetime | None:
+        """Event time of the first accepted event (windows starting before it are partial)."""
+        return None if self._first_t is None else EPOCH + timedelta(milliseconds=self._first_t)
+
     def is_late(self, event_time: datetime) -> bool:
         """Whether an event at ``event_time`` would be rejected (all its windows closed)."""
         return self._late(to_millis(event_time))
