@@ -43,11 +43,16 @@ class Publisher:
         self.topic = topic
         self.batch_size = batch_size
         self.linger_s = linger_s
-        self._options = {"acks": "all", "linger_ms": 5, "max_batch_size": 1 << 20, **(producer_options or {})}
+        # idempotence keeps per-partition order and drops duplicates across retries (e.g. NotLeader)
+        self._options = {
+            "acks": "all", "enable_idempotence": True, "linger_ms": 5, "max_batch_size": 1 << 20,
+            **(producer_options or {}),
+        }
         self._producer: AIOKafkaProducer | None = None
         self._buffers: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._pending: list[asyncio.Future[Any]] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._send_lock = asyncio.Lock()
         self.sent_messages = 0
         self.sent_events = 0
 
@@ -83,10 +88,17 @@ class Publisher:
     async def send_raw(self, value: bytes, key: bytes | None = None) -> None:
         """Send one message as-is (used by the simulator for malformed input)."""
         producer = self._require()
-        self._pending.append(await producer.send(self.topic, value=value, key=key))
+        async with self._send_lock:
+            self._pending.append(await producer.send(self.topic, value=value, key=key))
         self.sent_messages += 1
 
     async def _flush_model(self, model: str) -> None:
+        # One sender at a time: a linger flush must not overtake a size flush that is still
+        # waiting in ``producer.send`` (e.g. for metadata), or events would leave out of order.
+        async with self._send_lock:
+            await self._flush_model_locked(model)
+
+    async def _flush_model_locked(self, model: str) -> None:
         docs = self._buffers.pop(model, [])
         if not docs:
             return

@@ -68,6 +68,10 @@ class WorkerSettings(_Section):
     app_id: str = "glasswatch"
     data_dir: Path = Path(".glasswatch/worker")
     web_port: int = Field(default=6066, ge=1, le=65535)
+    monitors: bool = True
+    """Run the online monitors (windows, thresholds, drift detectors, anomaly scoring)."""
+    monitor_specs: Path | None = None
+    """A YAML monitor spec file or a folder of them; models without a spec get the defaults."""
     store: str = "rocksdb://"
     """Faust table store: ``rocksdb://`` (rocksdict) persists across restarts; ``memory://`` not."""
 

@@ -1,8 +1,9 @@
-"""Ingest agent: raw bytes → validate → statistics; bad input → dead-letter topic.
+"""Ingest agent: raw bytes → validate → statistics and monitors; bad input → dead-letter topic.
 
 Per batch of Kafka messages (``take_events``): group by source partition, skip offsets already
 applied, decode each message (:func:`glasswatch.core.validate.decode`), update that partition's
-:class:`~glasswatch.core.stats.PartitionState`, publish dead letters and *wait for their
+:class:`~glasswatch.core.partition.PartitionState` (statistics, then the model monitors once per
+batch), publish dead letters, alerts and closed-window summaries and *wait for their
 acknowledgement*, then write the state (one table value per partition). Nothing here raises on
 input: a failure of our own code is logged with the message coordinates and the message is
 dead-lettered with reason ``invalid`` rather than crashing the worker.
@@ -13,14 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import pickle
+import zlib
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from glasswatch.core.stats import PartitionState
+from glasswatch.core.partition import PartitionState, SpecLookup, default_spec
 from glasswatch.core.validate import Limits, Reject, decode
+from glasswatch.core.windows import Located
 from glasswatch.schemas.dead_letter import DeadLetter
 from glasswatch.streams.app import GlasswatchApp
 from glasswatch.streams.context import event_context
@@ -43,6 +46,8 @@ class IngestMetrics:
         self.batches = 0
         self.skipped_replays = 0
         self.dead_letters = 0
+        self.alerts = 0
+        self.windows = 0
         self.busy_s = 0.0
 
 
@@ -53,6 +58,8 @@ async def process_batch(
     limits: Limits,
     clock: Clock = _utcnow,
     metrics: IngestMetrics | None = None,
+    monitors: bool = True,
+    spec_for: SpecLookup = default_spec,
 ) -> int:
     """Process one batch of Kafka events; returns how many typed events were applied."""
     started = time.perf_counter()
@@ -63,7 +70,10 @@ async def process_batch(
         groups[f"{ev.message.topic}:{ev.message.partition}"].append(ev)
     for key, evs in groups.items():
         stored: bytes | None = gw.state.get(key)
-        state: PartitionState = pickle.loads(stored) if stored else PartitionState()  # noqa: S301 (own changelog)
+        if stored:
+            state: PartitionState = pickle.loads(zlib.decompress(stored))  # noqa: S301 (our own changelog)
+        else:
+            state = PartitionState(topic=evs[0].message.topic, partition=evs[0].message.partition)
         letters: list[DeadLetter] = []
         changed = False
         for ev in evs:
@@ -96,13 +106,34 @@ async def process_batch(
                         index_in_batch=r.index,
                     )
                 )
-        if letters:
-            await _publish_dead_letters(gw, key, letters)
+        outbox: list[tuple[Any, bytes, bytes]] = []
+        if changed and monitors:
+            try:
+                outputs = state.run_monitors(spec_for)
+            except Exception:  # a monitor bug must not stop ingest; the statistics stay applied
+                log.exception("monitors failed on %s up to offset %s", key, state.last_offset)
+                state.pending.clear()
+                outputs = []
+            for model, out in outputs:
+                for alert in out.alerts:
+                    outbox.append((gw.alerts, alert.fingerprint.encode(), alert.model_dump_json().encode()))
+                for window in out.windows:
+                    for summary in window.summaries.values():
+                        outbox.append((gw.windows, model.encode(), summary.model_dump_json().encode()))
+                letters.extend(_late_letter(rec) for rec in out.late)
+                if metrics:
+                    metrics.alerts += len(out.alerts)
+                    metrics.windows += len(out.windows)
+        else:
+            state.pending.clear()
+        outbox.extend((gw.dead_letters, key.encode(), dl.model_dump_json().encode()) for dl in letters)
+        if outbox:
+            await _publish(outbox)
             if metrics:
                 metrics.dead_letters += len(letters)
         if changed:
             with event_context(evs[-1]):
-                gw.state[key] = pickle.dumps(state, protocol=5)
+                gw.state[key] = zlib.compress(pickle.dumps(state, protocol=5), 1)
     if metrics:
         metrics.messages += len(events)
         metrics.batches += 1
@@ -110,23 +141,33 @@ async def process_batch(
     return applied
 
 
-async def _publish_dead_letters(gw: GlasswatchApp, key: str, letters: list[DeadLetter]) -> None:
-    """Send and wait for the broker's acknowledgement; retry broker outages without end.
+def _late_letter(rec: Located) -> DeadLetter:
+    return DeadLetter.of(
+        raw=rec.event.model_dump_json().encode(),
+        topic=rec.topic,
+        partition=rec.partition,
+        offset=rec.offset,
+        error_class="LateEvent",
+        reason="late",
+        detail=f"event_time {rec.event.event_time.isoformat()} is behind the watermark "
+        "by more than the allowed lateness",
+    )
 
-    The state (and so the consumer offset) does not move past these messages until their dead
-    letters are stored: a dead letter is never lost, at worst written twice after a crash.
+
+async def _publish(outbox: list[tuple[Any, bytes, bytes]]) -> None:
+    """Send dead letters, alerts and window summaries; wait for the broker's acknowledgement.
+
+    Retries broker outages without end. The state (and so the consumer offset) does not move past
+    a batch until its outputs are stored: nothing is lost, at worst re-sent (same ids) after a crash.
     """
     delay = 0.5
     while True:
         try:
-            pending = [
-                await gw.dead_letters.send(key=key.encode(), value=dl.model_dump_json().encode())
-                for dl in letters
-            ]
+            pending = [await channel.send(key=k, value=v) for channel, k, v in outbox]
             await asyncio.gather(*pending)
             return
         except Exception as exc:  # broker down, timeouts: keep trying, loudly
-            log.warning("dead-letter publish failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
+            log.warning("publish failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
@@ -138,6 +179,8 @@ def attach_ingest(
     linger_s: float = 0.05,
     clock: Clock = _utcnow,
     metrics: IngestMetrics | None = None,
+    monitors: bool = True,
+    spec_for: SpecLookup = default_spec,
 ) -> Any:
     """Register the ingest agent on ``gw.app`` and return it."""
     v = gw.settings.validation
@@ -145,6 +188,7 @@ def attach_ingest(
 
     async def ingest(stream: Any) -> None:
         async for events in stream.take_events(batch_size, within=linger_s):
-            await process_batch(gw, events, limits=limits, clock=clock, metrics=metrics)
+            await process_batch(gw, events, limits=limits, clock=clock, metrics=metrics,
+                                monitors=monitors, spec_for=spec_for)
 
     return gw.app.agent(gw.inputs, name="glasswatch.ingest")(ingest)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import sys
+from pathlib import Path
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -13,7 +14,8 @@ from typing import Any
 
 import typer
 
-from glasswatch.errors import BrokerError
+from glasswatch.core.specs import MonitorSpec, load_specs
+from glasswatch.errors import BrokerError, ConfigError
 from glasswatch.settings import Settings
 
 __all__ = ["register", "run_worker", "fetch_stats", "render_stats"]
@@ -35,10 +37,28 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
         logging.getLogger("glasswatch").info("created topics: %s", ", ".join(created))
     gw = create_app(settings)
     metrics = IngestMetrics()
-    attach_ingest(gw, metrics=metrics)
+    attach_ingest(gw, metrics=metrics, monitors=settings.worker.monitors,
+                  spec_for=spec_lookup(settings.worker.monitor_specs))
     attach_web(gw, metrics)
     worker = Worker(gw.app, loglevel=loglevel, loop=loop, quiet=True)
     worker.execute_from_commandline()
+
+
+def spec_lookup(path: Path | None) -> Callable[[str], MonitorSpec]:
+    """Monitor specs from a YAML file or folder (validated now: a bad spec stops the worker)."""
+    specs: dict[str, MonitorSpec] = {}
+    if path is not None:
+        files = sorted(path.glob("*.y*ml")) if path.is_dir() else [path]
+        if not files:
+            raise ConfigError(f"{path}: no monitor spec files (*.yaml) found")
+        for f in files:
+            for spec in load_specs(f):
+                specs[spec.model] = spec
+
+    def lookup(model: str) -> MonitorSpec:
+        return specs.get(model) or MonitorSpec(model=model)
+
+    return lookup
 
 
 def fetch_stats(url: str, timeout_s: float = 5.0) -> dict[str, Any]:
@@ -98,7 +118,7 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
         s = settings()
         try:
             run_worker(s, loglevel=loglevel)
-        except BrokerError as exc:
+        except (BrokerError, ConfigError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
 

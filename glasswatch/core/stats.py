@@ -2,9 +2,10 @@
 
 :class:`FeatureStats` keeps count, mean, variance, min/max, missing rate, quantiles (River's P²
 ``Quantile``) and, for categorical values, bounded category frequencies. :class:`ModelStats` holds
-one per feature plus one for the prediction. :class:`PartitionState` is what the worker keeps per
-source topic-partition in a changelog-backed table: the stats *and* the last applied Kafka offset
-in one value, so a replay after a crash skips what was already applied (exactly-once effect).
+one per feature plus one for the prediction. The worker keeps them per source topic-partition,
+next to the last applied Kafka offset
+in one value, so a replay after a crash skips what was already applied (exactly-once effect);
+see :mod:`glasswatch.core.partition`.
 
 Examples
 --------
@@ -21,7 +22,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from river import stats as rstats
 
@@ -32,7 +33,6 @@ __all__ = [
     "QUANTILES",
     "FeatureStats",
     "ModelStats",
-    "PartitionState",
     "merge_feature_summaries",
     "merge_states",
 ]
@@ -160,57 +160,6 @@ class ModelStats:
         }
 
 
-@dataclass
-class PartitionState:
-    """State of one source partition: stats, reject counters and the last applied offset.
-
-    >>> from datetime import datetime, timezone
-    >>> e = PredictionEvent(model="m", model_version="1", prediction_id="p",
-    ...                     event_time=datetime(2026, 1, 1, tzinfo=timezone.utc), features={"x": 2.0})
-    >>> st = PartitionState()
-    >>> st.apply(10, [e]), st.apply(10, [e]), st.apply(11, [e])
-    (True, False, True)
-    >>> st.models["m"].features["x"].count, st.last_offset
-    (2, 11)
-    """
-
-    last_offset: int = -1
-    models: dict[str, ModelStats] = field(default_factory=dict)
-    rejects: Counter[str] = field(default_factory=Counter)
-    accepted: int = 0
-
-    def seen(self, offset: int) -> bool:
-        return offset <= self.last_offset
-
-    def apply(
-        self,
-        offset: int,
-        events: Iterable[PredictionEvent | FeatureEvent | LabelEvent],
-        reject_reasons: Iterable[str] = (),
-    ) -> bool:
-        """Apply one message's outcome; returns False (and does nothing) if already applied."""
-        if offset <= self.last_offset:
-            return False
-        for event in events:
-            ms = self.models.get(event.model)
-            if ms is None:
-                ms = self.models[event.model] = ModelStats()
-            ms.update(event)
-            self.accepted += 1
-        for reason in reject_reasons:
-            self.rejects[reason] += 1
-        self.last_offset = offset
-        return True
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "last_offset": self.last_offset,
-            "accepted": self.accepted,
-            "rejects": dict(self.rejects),
-            "models": {k: v.summary() for k, v in sorted(self.models.items())},
-        }
-
-
 def merge_feature_summaries(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """Combine one feature's summaries from several partitions.
 
@@ -233,7 +182,9 @@ def merge_feature_summaries(parts: list[dict[str, Any]]) -> dict[str, Any]:
     missing = sum(p["missing"] for p in parts)
     num = [(p["numeric"], p) for p in parts if p["numeric"] > 0 and p["mean"] is not None]
     n_total = sum(n for n, _ in num)
-    out: dict[str, Any] = {"count": count, "missing": missing, "numeric": n_total, "missing_rate": missing / count}
+    out: dict[str, Any] = {
+        "count": count, "missing": missing, "numeric": n_total, "missing_rate": missing / count,
+    }
     if n_total:
         mean = sum(n * p["mean"] for n, p in num) / n_total
         ss = sum((n - 1) * (p["std"] or 0.0) ** 2 + n * (p["mean"] - mean) ** 2 for n, p in num)
@@ -253,7 +204,13 @@ def merge_feature_summaries(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def merge_states(states: Iterable[PartitionState]) -> dict[str, Any]:
+class _HasStats(Protocol):
+    models: dict[str, ModelStats]
+    rejects: Counter[str]
+    accepted: int
+
+
+def merge_states(states: Iterable[_HasStats]) -> dict[str, Any]:
     """One view over all partitions: totals, rejects by reason and per-model feature stats."""
     rejects: Counter[str] = Counter()
     accepted = 0
@@ -278,4 +235,5 @@ def merge_states(states: Iterable[PartitionState]) -> dict[str, Any]:
             "versions": dict(versions),
             "features": {f: merge_feature_summaries(v) for f, v in sorted(feats.items())},
         }
-    return {"accepted": accepted, "rejected": sum(rejects.values()), "rejects": dict(rejects), "models": models}
+    rejected = sum(rejects.values())
+    return {"accepted": accepted, "rejected": rejected, "rejects": dict(rejects), "models": models}

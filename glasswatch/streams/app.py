@@ -5,11 +5,12 @@ Decisions a successor needs:
 * Input topics are read as **raw bytes** (``value_serializer="raw"``). Faust's own decoders
   acknowledge and drop what they cannot decode; we decode in :mod:`glasswatch.core.validate`
   so every bad message reaches the dead-letter topic with its reason.
-* State lives in one table, ``partition-state``, keyed by the *source* ``topic:partition``:
+* State lives in one table, ``partition-state``, keyed by the *source* ``topic:partition``
+  (compacted changelog, records up to ``STATE_MAX_BYTES``):
   the statistics and the last applied offset are one value, written with one changelog record,
   so a replay after SIGKILL skips what was applied (see :class:`~glasswatch.core.stats.PartitionState`).
-  Values are pickled :class:`~glasswatch.core.stats.PartitionState` bytes (River objects pickle
-  well); the changelog topic is private to this app, so only our own writer produces them.
+  Values are zlib-compressed pickles of :class:`~glasswatch.core.partition.PartitionState` (River
+  objects pickle well); the changelog topic is private to this app, only our own writer produces them.
 * Offsets are committed by Faust only after the producer is flushed (changelog and dead letters
   included), which gives at-least-once delivery; the offset check turns it into exactly-once effect.
 """
@@ -23,7 +24,10 @@ import faust
 
 from glasswatch.settings import Settings
 
-__all__ = ["GlasswatchApp", "create_app"]
+__all__ = ["STATE_MAX_BYTES", "GlasswatchApp", "create_app"]
+
+STATE_MAX_BYTES = 16 * 1024 * 1024
+"""Upper bound of one partition's compressed state (changelog record and producer request)."""
 
 
 @dataclass
@@ -61,6 +65,7 @@ def create_app(settings: Settings) -> GlasswatchApp:
         broker_commit_interval=1.0,
         stream_wait_empty=True,
         table_standby_replicas=0,
+        producer_max_request_size=STATE_MAX_BYTES,
     )
     topics = settings.topics
     inputs = app.topic(
@@ -74,7 +79,8 @@ def create_app(settings: Settings) -> GlasswatchApp:
         default=None,
         partitions=settings.kafka.partitions,
         key_type=str,
-        value_type=bytes,  # pickled PartitionState, (de)serialised by the agent explicitly
+        value_type=bytes,  # zlib-compressed pickled PartitionState, (de)serialised by the agent
+        extra_topic_configs={"max.message.bytes": str(STATE_MAX_BYTES), "cleanup.policy": "compact"},
         help="Per source partition: statistics and the last applied offset.",
     )
     return GlasswatchApp(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pickle
+import zlib
 from typing import Any
 
 from glasswatch.agents.ingest import IngestMetrics
-from glasswatch.core.stats import PartitionState, merge_states
+from glasswatch.core.partition import PartitionState
+from glasswatch.core.stats import merge_states
 from glasswatch.streams.app import GlasswatchApp
 
 __all__ = ["attach_web", "prometheus_text", "snapshot"]
@@ -14,7 +16,7 @@ __all__ = ["attach_web", "prometheus_text", "snapshot"]
 
 def snapshot(gw: GlasswatchApp, metrics: IngestMetrics) -> dict[str, Any]:
     states: dict[str, PartitionState] = {
-        k: pickle.loads(v) for k, v in gw.state.items() if v  # noqa: S301 (our own changelog)
+        k: pickle.loads(zlib.decompress(v)) for k, v in gw.state.items() if v  # noqa: S301 (our own changelog)
     }
     merged = merge_states(states.values())
     merged["partitions"] = {k: {"last_offset": v.last_offset, "accepted": v.accepted} for k, v in sorted(states.items())}
@@ -23,6 +25,8 @@ def snapshot(gw: GlasswatchApp, metrics: IngestMetrics) -> dict[str, Any]:
         "batches": metrics.batches,
         "skipped_replays": metrics.skipped_replays,
         "dead_letters_sent": metrics.dead_letters,
+        "alerts_sent": metrics.alerts,
+        "windows_closed": metrics.windows,
         "busy_seconds": round(metrics.busy_s, 3),
     }
     return merged

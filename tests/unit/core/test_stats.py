@@ -6,8 +6,10 @@ import random
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 
-from glasswatch.core.stats import FeatureStats, PartitionState, merge_feature_summaries, merge_states
+from glasswatch.core.partition import PartitionState
+from glasswatch.core.stats import FeatureStats, merge_feature_summaries, merge_states
 from glasswatch.schemas import PredictionEvent
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -44,6 +46,9 @@ def test_partition_state_skips_offsets_already_applied_and_survives_pickle() -> 
     st = PartitionState()
     for off in range(5):
         assert st.apply(off, [_event(off, float(off))])
+    with pytest.raises(RuntimeError, match="run_monitors"):
+        pickle.dumps(st)  # un-monitored events must not be persisted silently
+    st.run_monitors()
     clone = pickle.loads(pickle.dumps(st))
     # a replay of offsets 3..7 after a crash: 3 and 4 are skipped
     applied = [clone.apply(off, [_event(off, float(off))]) for off in range(3, 8)]

@@ -1,0 +1,98 @@
+"""What the worker keeps per source topic-partition: statistics, monitors and the last offset.
+
+One value per source partition, written as one changelog record after each batch, holds
+everything the events of that partition changed: running statistics (:mod:`glasswatch.core.stats`),
+one :class:`~glasswatch.core.monitor.ModelMonitor` per model (windows, thresholds, detectors),
+reject counters and the last applied Kafka offset. A replay after a crash skips offsets already
+applied, so each event affects the state exactly once; the alerts of a replayed batch are
+recomputed identically (same ids), so downstream deduplication absorbs a re-send.
+
+Producers should key events by model (the :class:`glasswatch.client.Publisher` does): a model's
+events then live in one partition and one monitor sees all of them in order.
+
+Examples
+--------
+>>> from datetime import datetime, timezone
+>>> from glasswatch.schemas.events import PredictionEvent
+>>> e = PredictionEvent(model="m", model_version="1", prediction_id="p",
+...                     event_time=datetime(2026, 1, 1, tzinfo=timezone.utc), features={"x": 2.0})
+>>> st = PartitionState(topic="predictions", partition=0)
+>>> st.apply(10, [e]), st.apply(10, [e]), st.apply(11, [e])
+(True, False, True)
+>>> st.models["m"].features["x"].count, st.last_offset, len(st.pending)
+(2, 11, 2)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from glasswatch.core.monitor import ModelMonitor, MonitorOutput
+from glasswatch.core.specs import MonitorSpec
+from glasswatch.core.stats import ModelStats
+from glasswatch.core.windows import Located
+from glasswatch.schemas.events import FeatureEvent, LabelEvent, PredictionEvent
+
+__all__ = ["PartitionState", "SpecLookup"]
+
+TypedEvent = PredictionEvent | FeatureEvent | LabelEvent
+SpecLookup = Callable[[str], MonitorSpec]
+"""Returns the monitor spec of a model (a default spec when none is configured)."""
+
+
+def default_spec(model: str) -> MonitorSpec:
+    return MonitorSpec(model=model)
+
+
+@dataclass
+class PartitionState:
+    topic: str = ""
+    partition: int = 0
+    last_offset: int = -1
+    models: dict[str, ModelStats] = field(default_factory=dict)
+    monitors: dict[str, ModelMonitor] = field(default_factory=dict)
+    rejects: Counter[str] = field(default_factory=Counter)
+    accepted: int = 0
+    pending: list[Located] = field(default_factory=list, repr=False)
+    """Events applied to the statistics but not yet fed to the monitors (see :meth:`run_monitors`)."""
+
+    def seen(self, offset: int) -> bool:
+        return offset <= self.last_offset
+
+    def apply(self, offset: int, events: Iterable[TypedEvent], reject_reasons: Iterable[str] = ()) -> bool:
+        """Apply one message's outcome; returns False (and does nothing) if already applied."""
+        if offset <= self.last_offset:
+            return False
+        for event in events:
+            ms = self.models.get(event.model)
+            if ms is None:
+                ms = self.models[event.model] = ModelStats()
+            ms.update(event)
+            self.accepted += 1
+            self.pending.append(Located(event, self.topic, self.partition, offset))
+        for reason in reject_reasons:
+            self.rejects[reason] += 1
+        self.last_offset = offset
+        return True
+
+    def run_monitors(self, spec_for: SpecLookup = default_spec) -> list[tuple[str, MonitorOutput]]:
+        """Feed the pending events to each model's monitor (vectorised per model) and clear them."""
+        by_model: dict[str, list[Located]] = {}
+        for rec in self.pending:
+            by_model.setdefault(rec.event.model, []).append(rec)
+        self.pending = []
+        out: list[tuple[str, MonitorOutput]] = []
+        for model, recs in by_model.items():
+            mon = self.monitors.get(model)
+            if mon is None:
+                mon = self.monitors[model] = ModelMonitor(spec_for(model))
+            out.append((model, mon.update_many(recs)))
+        return out
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        if state["pending"]:
+            raise RuntimeError("run_monitors() before persisting: pending events would be lost")
+        return state
