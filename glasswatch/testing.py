@@ -69,13 +69,26 @@ class FakeNotifier:
         self.attempts = 0
         self._failures: list[NotifyError] = []
 
-    def fail_next(self, times: int = 1, *, retryable: bool = True, retry_after: float | None = None) -> Self:
+    def fail_next(
+        self,
+        times: int = 1,
+        *,
+        retryable: bool = True,
+        retry_after: float | None = None,
+        message: str | None = None,
+    ) -> Self:
         """Make the next ``times`` sends raise ``NotifyError(retryable, retry_after)``."""
-        kind = "temporarily unavailable" if retryable else "rejected the request"
+        text = message or f"{self.name}: " + (
+            "temporarily unavailable" if retryable else "rejected the request"
+        )
         self._failures += [
-            NotifyError(f"{self.name}: {kind}", retryable=retryable, retry_after=retry_after)
-            for _ in range(times)
+            NotifyError(text, retryable=retryable, retry_after=retry_after) for _ in range(times)
         ]
+        return self
+
+    def recover(self) -> Self:
+        """Forget the failures still queued: the receiver is back."""
+        self._failures.clear()
         return self
 
     def send(self, notification: Notification) -> None:

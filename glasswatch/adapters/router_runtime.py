@@ -230,6 +230,7 @@ class RouterRuntime:
                     if key in self._dead_lettered:  # already dead-lettered before a restart
                         self.dispatcher.skip(ref)
                         continue
+                    not_json = any(e["type"] == "json_invalid" for e in exc.errors())
                     await self._dead_letter(
                         DeadLetter.of(
                             raw=rec.value or b"",
@@ -237,7 +238,7 @@ class RouterRuntime:
                             partition=tp.partition,
                             offset=rec.offset,
                             error_class="ValidationError",
-                            reason="invalid",
+                            reason="not_json" if not_json else "invalid",
                             detail=self.redact(
                                 f"not an Alert: {exc.error_count()} error(s), first: {exc.errors()[0]['msg']}"
                             ),

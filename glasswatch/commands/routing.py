@@ -55,7 +55,8 @@ def run_router(settings: Settings, routes_file: Path | None, *, group_id: str = 
         config = load_routing_file(routes_file)
     else:
         config = default_routing(
-            settings.env if n.desktop else "no-desktop",
+            settings.env,
+            desktop=settings.env == "local" and n.desktop,
             slack_channel=n.slack_channel,
             slack_token=SecretRef(value=n.slack_token) if n.slack_token else None,
             pagerduty_key=SecretRef(value=n.pagerduty_routing_key) if n.pagerduty_routing_key else None,

@@ -273,8 +273,10 @@ def default_routing(
     slack_channel: str = "#ml-alerts",
     slack_token: SecretRef | None = None,
     pagerduty_key: SecretRef | None = None,
+    desktop: bool | None = None,
 ) -> RoutingConfig:
-    """No config given: critical → PagerDuty, warning → Slack, everything → log, desktop when local.
+    """No config given: critical → PagerDuty, warning → Slack, everything → log, desktop when local
+    (or as ``desktop`` says).
 
     >>> cfg = default_routing("local")
     >>> [r.receiver for r in cfg.route.match({"severity": "critical"})]
@@ -298,7 +300,7 @@ def default_routing(
         {"matchers": ['severity="critical"'], "receiver": "pagerduty", "continue": True},
         {"matchers": ['severity="warning"'], "receiver": "slack", "continue": True},
     ]
-    if env == "local":
+    if desktop if desktop is not None else env == "local":
         receivers.append(DesktopReceiver(name="desktop"))
         children.append({"receiver": "desktop", "continue": True})
     children.append({"receiver": "log"})

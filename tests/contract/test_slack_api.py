@@ -212,8 +212,7 @@ def test_canary_secret_appears_nowhere(slack: FakeSlack, caplog: pytest.LogCaptu
     drv = Driver(
         Dispatcher(ROUTES, seed=1, redact=Redactor([TOKEN])), {"slack": FakeNotifier("slack")}, clock
     )
-    drv.notifiers["slack"].fail_next(1, retryable=False)
-    drv.notifiers["slack"]._failures[0].args = (f"refused with {TOKEN}",)
+    drv.notifiers["slack"].fail_next(1, retryable=False, message=f"refused with {TOKEN}")
     drv.publish(alert())
     drv.run_for(60)
     texts += [dl.model_dump_json() for dl in drv.dead_letters]

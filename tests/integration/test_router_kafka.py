@@ -243,7 +243,7 @@ async def _scenario(bootstrap: str) -> None:
 
         # the refused page and the junk message are dead letters, without secrets
         dead = [DeadLetter.model_validate_json(raw) for raw in await read_log(bootstrap, topics["dlq"])]
-        assert sorted(d.reason for d in dead) == ["invalid", "rejected_by_receiver"]
+        assert sorted(d.reason for d in dead) == ["not_json", "rejected_by_receiver"]
         (refused,) = [d for d in dead if d.reason == "rejected_by_receiver"]
         refused_alert = Alert.model_validate_json(refused.raw_bytes())
         assert {*triggers, refused_alert.fingerprint} == {a.fingerprint for a in crit}

@@ -84,3 +84,43 @@ def test_exported_members(module: str) -> None:
     }
     assert exported >= defined, f"public but not exported: {sorted(defined - exported)}"
     assert all(hasattr(mod, name) for name in exported)
+
+
+def test_router_run_wires_settings_routes_and_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pydantic import SecretStr
+
+    from glasswatch.adapters.log_notifier import LogNotifier
+    from glasswatch.adapters.pagerduty_notifier import PagerDutyNotifier
+    from glasswatch.adapters.router_runtime import RouterRuntime
+    from glasswatch.commands.routing import run_router
+    from glasswatch.settings import NotifySettings, Settings, TopicSettings
+
+    seen: list[RouterRuntime] = []
+
+    async def fake_run(self: RouterRuntime, stop: object = None) -> None:
+        seen.append(self)
+
+    monkeypatch.setattr(RouterRuntime, "run", fake_run)
+    monkeypatch.setenv("PD_KEY", "pd-key-from-env")
+    f = tmp_path / "routes.yaml"
+    f.write_text(GOOD)
+    settings = Settings(env="prod", topics=TopicSettings(alerts="a1", dead_letters="d1", silences="s1"))
+    run_router(settings, f, group_id="g1")
+    (rt,) = seen
+    assert (rt.alerts_topic, rt.dead_letter_topic, rt.silences_topic, rt.group_id) == ("a1", "d1", "s1", "g1")
+    assert isinstance(rt.notifiers["pd"], PagerDutyNotifier)
+    assert rt.deliveries.topic == "a1.deliveries"
+    # no routes file: the defaults, secrets from the settings; no desktop outside local
+    run_router(
+        Settings(
+            env="prod",
+            notify=NotifySettings(pagerduty_routing_key=SecretStr("k"), slack_token=SecretStr("xoxb-1")),
+        ),
+        None,
+    )
+    assert set(seen[1].notifiers) == {"pagerduty", "slack", "log"}
+    run_router(Settings(env="local"), None)
+    assert set(seen[2].notifiers) == {"pagerduty", "slack", "log", "desktop"}
+    assert isinstance(seen[2].notifiers["pagerduty"], LogNotifier)  # no key locally: the log stands in

@@ -107,7 +107,7 @@ def test_an_hour_long_outage_loses_nothing_and_duplicates_nothing() -> None:
     h.run_for(3600)
     assert h.notifiers["pd"].sent == []
     assert h.d.committable() == {("alerts", 0): 0}
-    h.notifiers["pd"]._failures.clear()  # the outage ends
+    h.notifiers["pd"].recover()  # the outage ends
     h.run_for(600)
     assert sorted(s for _, s in h.actions("pd")) == [f"feature:{i}" for i in range(5)]
     assert h.dead == []
@@ -132,7 +132,7 @@ def test_retry_after_is_respected() -> None:
 def test_permanent_failure_dead_letters_with_coordinates_and_no_secret() -> None:
     d = Dispatcher(CONFIG, seed=1, alerts_topic="alerts", redact=Redactor(["pd-canary-key"]))
     h = Harness(d)
-    h.notifiers["pd"]._failures.append(NotifyError("bad key pd-canary-key", retryable=False))
+    h.notifiers["pd"].fail_next(1, retryable=False, message="bad key pd-canary-key")
     ref = h.publish(alert(severity=Severity.CRITICAL))
     h.run_for(30)
     (dead,) = h.dead
