@@ -27,7 +27,7 @@ __all__ = ["coefficient_importance", "plot_bars", "shap_summary"]
 
 
 def _split(model: Any) -> tuple[Any, Any]:
-    """(preprocessor, linear estimator) of a two-step sklearn Pipeline."""
+    """(every step but the last, linear estimator) of an sklearn Pipeline."""
     return model[:-1], model[-1]
 
 
@@ -39,8 +39,13 @@ def coefficient_importance(model: Any, features: list[str]) -> dict[str, float]:
     return {name: round(value, 10) for name, value in pairs}
 
 
-def shap_summary(model: Any, x: pd.DataFrame, *, sample: int = 200, seed: int = 0) -> dict[str, float]:
-    """Mean ``|SHAP|`` per feature over a seeded sample of ``x``, largest first."""
+def shap_summary(
+    model: Any, x: pd.DataFrame, features: list[str], *, sample: int = 200, seed: int = 0
+) -> dict[str, float]:
+    """Mean ``|SHAP|`` per model feature over a seeded sample of ``x``, largest first.
+
+    ``x`` is what the model takes (it may select ``features`` from more columns).
+    """
     with warnings.catch_warnings():
         # shap 0.51 calls matplotlib's soon-deprecated Colormap.set_bad/set_over/set_under at import
         warnings.filterwarnings("ignore", r"The set_\w+ function", PendingDeprecationWarning)
@@ -54,7 +59,7 @@ def shap_summary(model: Any, x: pd.DataFrame, *, sample: int = 200, seed: int = 
     if values.ndim == 3:  # (rows, features, classes) for some shap versions: take class 1
         values = values[..., -1]
     mean_abs = np.abs(values).mean(axis=0)
-    pairs = sorted(zip(list(x.columns), mean_abs.tolist(), strict=True), key=lambda kv: (-kv[1], kv[0]))
+    pairs = sorted(zip(features, mean_abs.tolist(), strict=True), key=lambda kv: (-kv[1], kv[0]))
     return {name: round(value, 10) for name, value in pairs}
 
 

@@ -1,9 +1,10 @@
 """Quality gate: a candidate model is registered as ``champion`` only if it earns it.
 
 The candidate is evaluated with ``mlflow.models.evaluate`` (default classifier evaluator) on the
-validation split inside the active run, so its metrics land on the training run. When the
-registered model already has a ``champion`` alias, that version is evaluated on the same data in
-a nested run (``glasswatch.gate.role=baseline``) and the candidate must also not be worse.
+validation split (all columns; each model selects its own features) inside the active run, so
+its metrics land on the training run. When the registered model already has a ``champion``
+alias, that version is evaluated on the same data in a nested run
+(``glasswatch.gate.role=baseline``) and the candidate must also not be worse.
 ``mlflow.validate_evaluation_results`` (MLflow 3's replacement of ``evaluate(...,
 validation_thresholds=...)``) applies the thresholds.
 
@@ -21,6 +22,7 @@ Decisions
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,9 +40,22 @@ from glasswatch.errors import GateFailed
 from glasswatch.schemas.alert import Alert, AlertKind, Lineage, Severity
 from glasswatch.training.notify import AlertSink, desktop_notify, log_alert
 
-__all__ = ["GateConfig", "GateResult", "champion_version", "enforce", "evaluate_gate", "gate_alert"]
+__all__ = ["GateConfig", "GateResult", "champion_version", "enforce", "evaluate_gate", "gate_alert",
+           "import_pyfunc_quietly"]
 
 _EVALUATOR_CONFIG = {"log_model_explainability": False}
+
+
+def import_pyfunc_quietly() -> None:
+    """Import ``mlflow.pyfunc`` without its import-time ``UserWarning``.
+
+    MLflow 3.17 infers schemas of its own agent types when ``mlflow.pyfunc`` is first imported
+    and warns "Any type hint is inferred as AnyType" about them: noise we cannot act on, fatal
+    under ``filterwarnings = error``. Later imports are free (module cache).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*Any type hint is inferred as AnyType", UserWarning)
+        importlib.import_module("mlflow.pyfunc")
 
 
 @dataclass(frozen=True)
@@ -88,6 +103,7 @@ def champion_version(client: MlflowClient, model_name: str, alias: str = "champi
 
 
 def _evaluate(model_uri: str, data: pd.DataFrame | PandasDataset, targets: str) -> dict[str, float]:
+    import_pyfunc_quietly()
     with warnings.catch_warnings():
         # the evaluator re-infers the schema of integer labels and hints about missing values
         warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)

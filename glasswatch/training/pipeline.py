@@ -6,7 +6,7 @@ Steps (all inside one :func:`~glasswatch.repro.tracked_run`):
    ``split_seed`` into train / validation / reference and write ``<data_dir>/<version>/*.csv``;
 2. log the three files as run inputs (contexts ``training``, ``validation``, ``reference``) with
    their sha256 (and DVC md5 when a ``.dvc`` pointer exists), and the preprocessing params;
-3. fit ``StandardScaler + LogisticRegression`` (lbfgs, deterministic) on the chosen features;
+3. fit ``select features -> StandardScaler -> LogisticRegression`` (lbfgs, deterministic);
 4. log coefficient importance and the SHAP summary (JSON + PNG) under ``explain/``;
 5. log the model, run the quality gate (:mod:`glasswatch.training.gate`), register a model
    version whose tags carry the dataset digests, git commit, model hash and the reference
@@ -25,8 +25,9 @@ Decisions
 * The reference dataset for the monitor is logged as the run artifact
   ``reference/reference.csv``; run tag and version tags ``glasswatch.reference.uri`` /
   ``glasswatch.reference.sha256`` point at it.
-* A monitor spec ``<repo>/monitors/<model>.yaml`` is logged as ``monitor/<model>.yaml`` and
-  recorded in the run tag ``glasswatch.monitor_spec`` (path and sha256).
+* A monitor spec ``<repo>/monitors/<model>.yaml`` is validated (:mod:`glasswatch.core.specs`),
+  logged as ``monitor/<model>.yaml`` and recorded in the run tag ``glasswatch.monitor_spec``
+  (path and sha256).
 """
 
 from __future__ import annotations
@@ -45,12 +46,14 @@ import mlflow.sklearn
 import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
+from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from glasswatch.core.specs import load_spec_text
 from glasswatch.errors import GateFailed
 from glasswatch.repro import (
     file_sha256,
@@ -62,7 +65,7 @@ from glasswatch.repro import (
 )
 from glasswatch.schemas.alert import Lineage
 from glasswatch.training import explain
-from glasswatch.training.gate import GateConfig, enforce, evaluate_gate
+from glasswatch.training.gate import GateConfig, enforce, evaluate_gate, import_pyfunc_quietly
 from glasswatch.training.notify import AlertSink, desktop_notify, log_alert
 
 __all__ = ["TARGET", "TrainConfig", "TrainResult", "load_splits", "model_hash", "train"]
@@ -124,9 +127,9 @@ def _pip_requirements() -> list[str]:
     return [f"{n}=={importlib.metadata.version(n)}" for n in names]
 
 
-def _log_explanations(model: Any, x_valid: pd.DataFrame, cfg: TrainConfig) -> None:
-    importance = explain.coefficient_importance(model, list(x_valid.columns))
-    shap_values = explain.shap_summary(model, x_valid, sample=cfg.shap_sample, seed=cfg.seed)
+def _log_explanations(model: Any, x_valid: pd.DataFrame, features: list[str], cfg: TrainConfig) -> None:
+    importance = explain.coefficient_importance(model, features)
+    shap_values = explain.shap_summary(model, x_valid, features, sample=cfg.shap_sample, seed=cfg.seed)
     mlflow.log_dict(importance, "explain/feature_importance.json")
     mlflow.log_dict(shap_values, "explain/shap_summary.json")
     with tempfile.TemporaryDirectory() as tmp:
@@ -139,16 +142,20 @@ def _log_explanations(model: Any, x_valid: pd.DataFrame, cfg: TrainConfig) -> No
 def _log_monitor_spec(cfg: TrainConfig) -> None:
     spec = cfg.repo / "monitors" / f"{cfg.model_name}.yaml"
     if spec.is_file():
+        load_spec_text(spec.read_text(), source=str(spec))  # a broken spec fails the run (ConfigError)
         mlflow.log_artifact(str(spec), "monitor")
         mlflow.set_tag("glasswatch.monitor_spec", f"{spec.as_posix()} sha256={file_sha256(spec)}")
 
 
 def _fit(train_df: pd.DataFrame, features: Sequence[str], cfg: TrainConfig) -> Pipeline:
+    """The feature selection is the model's first step: it takes every column the monitor sees
+    and a champion trained on other features can be evaluated on the same frame."""
     model = Pipeline([
+        ("select", ColumnTransformer([("features", "passthrough", list(features))], remainder="drop")),
         ("scaler", StandardScaler()),
         ("clf", LogisticRegression(C=cfg.C, max_iter=5000, random_state=cfg.seed)),
     ])
-    return model.fit(train_df[list(features)], train_df[TARGET])
+    return model.fit(train_df.drop(columns=[TARGET]), train_df[TARGET])
 
 
 def train(cfg: TrainConfig, *, notifier: AlertSink = log_alert) -> TrainResult:
@@ -185,21 +192,22 @@ def _train(cfg: TrainConfig, notifier: AlertSink) -> TrainResult:
         model = _fit(splits["train"], features, cfg)
         digest = model_hash(model)
         mlflow.set_tag("glasswatch.model_sha256", digest)
-        _log_explanations(model, splits["validation"][features], cfg)
+        x_valid = splits["validation"].drop(columns=[TARGET])
+        _log_explanations(model, x_valid, features, cfg)
         _log_monitor_spec(cfg)
         reference_uri = f"runs:/{run.run_id}/reference/{files['reference'].path.name}"
         mlflow.log_artifact(str(files["reference"].path), "reference")
         mlflow.set_tags({"glasswatch.reference.uri": reference_uri,
                          "glasswatch.reference.sha256": digests["reference"]})
-        x_valid = splits["validation"][features]
+        import_pyfunc_quietly()
         info = mlflow.sklearn.log_model(
             model, name="model", signature=infer_signature(x_valid, model.predict_proba(x_valid)),
             pip_requirements=_pip_requirements(),
         )
-        eval_df = splits["validation"][[*features, TARGET]]
-        log_dataset(eval_df, files["validation"].path, context="evaluation", name="validation-eval",
-                    targets=TARGET)
-        eval_ds = pandas_dataset(eval_df, files["validation"].path, "validation-eval", TARGET)
+        # the whole validation split: each model's signature picks its own feature columns, so a
+        # champion trained on other features is evaluated on the same rows; same name and digest
+        # as the logged "validation" input, so MLflow reuses that input (context, sha256 tags)
+        eval_ds = pandas_dataset(splits["validation"], files["validation"].path, "validation", TARGET)
         client = MlflowClient()
         gate = evaluate_gate(info.model_uri, eval_ds, TARGET, cfg.model_name, cfg.gate, client)
         version = mlflow.register_model(info.model_uri, cfg.model_name)
