@@ -211,3 +211,19 @@ def test_canary_routing_key_appears_nowhere(pd: FakePagerDuty, caplog: pytest.Lo
     for t in texts:
         assert KEY not in t
         assert KEY[-4:] not in t  # the library likes to print "*" + the last four
+
+
+@pytest.mark.parametrize(
+    "reply", [Reply(429, headers={"Retry-After": "45"}), Reply(504), Reply(202, delay=0.8)]
+)
+def test_retryable_failures_are_retried_by_the_router_and_paged_once(pd: FakePagerDuty, reply: Reply) -> None:
+    clock = FakeClock(T0)
+    pd.script(reply)
+    drv = Driver(Dispatcher(ROUTES, seed=2), {"pd": notifier(pd, timeout=0.3)}, clock)
+    a = alert(severity=Severity.CRITICAL)
+    drv.publish(a)
+    drv.run_for(30 + 44)
+    assert len(pd.requests) == (1 if reply.status == 429 else 2)  # Retry-After: not a second earlier
+    drv.run_for(2)
+    assert len(pd.requests) == 2
+    assert list(pd.events()) == [("trigger", a.fingerprint)]

@@ -222,3 +222,15 @@ def test_canary_secret_appears_nowhere(slack: FakeSlack, caplog: pytest.LogCaptu
     assert len(slack.requests) == 2
     for t in texts:
         assert TOKEN not in t
+
+
+def test_retry_after_from_slack_is_honoured_by_the_router(slack: FakeSlack) -> None:
+    clock = FakeClock(T0)
+    slack.script(Reply(429, headers={"Retry-After": "45"}))
+    drv = Driver(Dispatcher(ROUTES, seed=2), {"slack": notifier(slack, clock)}, clock)
+    drv.publish(alert())
+    drv.run_for(30 + 44)
+    assert len(slack.requests) == 1
+    drv.run_for(2)
+    assert len(slack.requests) == 2
+    assert len(slack.accepted) == 1
