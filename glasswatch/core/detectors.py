@@ -64,7 +64,7 @@ class DriftDetector:
         kind: DetectorKind,
         params: dict[str, Any] | None = None,
         warmup: int = 20,
-        resolve_after: int = 5,
+        resolve_after: int = 10,
         min_std: float = 0.0,
         seed: int = 0,
     ) -> None:

@@ -88,7 +88,8 @@ class DetectorSpec(_Spec):
     kind: Literal["adwin", "page_hinkley", "kswin"]
     params: dict[str, float | int | str] = Field(default_factory=dict)
     warmup: int = Field(default=20, ge=2)
-    resolve_after: int = Field(default=5, ge=1)
+    # long enough for the slower detectors (ADWIN ~9 windows) to join the same open alert
+    resolve_after: int = Field(default=10, ge=1)
 
     @model_validator(mode="after")
     def _river_accepts_params(self) -> DetectorSpec:
