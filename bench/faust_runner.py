@@ -1,6 +1,7 @@
 """Subprocess side of bench/throughput.py: one Faust consumer variant over one topic.
 
-Usage: python bench/faust_runner.py MODE TOPIC EXPECTED_EVENTS  (MODE: trivial | trivial-take | glasswatch)
+Usage: python bench/faust_runner.py MODE TOPIC EXPECTED_EVENTS
+MODE: trivial | trivial-take | glasswatch (ingest + stats) | glasswatch-monitors (+ all online monitors)
 Prints one JSON line: {"mode", "events", "seconds"} measured from the first message processed to
 the last (worker start-up and rebalancing excluded, as for the raw consumer).
 """
@@ -42,7 +43,7 @@ def main() -> None:
                 print(line, flush=True)
             os._exit(0)
 
-    if mode == "glasswatch":
+    if mode in ("glasswatch", "glasswatch-monitors"):
         from glasswatch.agents.ingest import IngestMetrics, process_batch
         from glasswatch.core.validate import Limits
         from glasswatch.settings import KafkaSettings, Settings, TopicSettings, WorkerSettings
@@ -60,7 +61,8 @@ def main() -> None:
 
         async def agent(stream: Any) -> None:
             async for events in stream.take_events(2000, within=0.05):
-                done(await process_batch(gw, events, limits=limits, metrics=metrics))
+                done(await process_batch(gw, events, limits=limits, metrics=metrics,
+                                         monitors=mode == "glasswatch-monitors"))
 
         gw.app.agent(gw.inputs, name="bench.glasswatch")(agent)
         app = gw.app

@@ -65,13 +65,16 @@ class PartitionState:
         """Apply one message's outcome; returns False (and does nothing) if already applied."""
         if offset <= self.last_offset:
             return False
+        by_model: dict[str, list[TypedEvent]] = {}
         for event in events:
-            ms = self.models.get(event.model)
-            if ms is None:
-                ms = self.models[event.model] = ModelStats()
-            ms.update(event)
-            self.accepted += 1
+            by_model.setdefault(event.model, []).append(event)
             self.pending.append(Located(event, self.topic, self.partition, offset))
+        for model, evs in by_model.items():
+            ms = self.models.get(model)
+            if ms is None:
+                ms = self.models[model] = ModelStats()
+            ms.update_many(evs)
+            self.accepted += len(evs)
         for reason in reject_reasons:
             self.rejects[reason] += 1
         self.last_offset = offset

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -57,6 +57,15 @@ def _aware(value: datetime) -> datetime:
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("schema_version must be the integer 1, not a boolean")
+    return value
+
+
+Version = Annotated[Literal[1], BeforeValidator(_not_bool)]
+
+
 class _Contract(BaseModel):
     # Strictness is per field (Strict* types) rather than model-wide, so that an ISO-8601 string
     # is still accepted for ``event_time`` when validating already-parsed JSON (batch items).
@@ -66,7 +75,7 @@ class _Contract(BaseModel):
 class PredictionEvent(_Contract):
     """A model's prediction, optionally with its input features inline."""
 
-    schema_version: Literal[1] = 1
+    schema_version: Version = 1
     type: Literal["prediction"] = "prediction"
     model: Name
     model_version: Annotated[StrictStr, Field(min_length=1, max_length=64)]
@@ -82,7 +91,7 @@ class PredictionEvent(_Contract):
 class FeatureEvent(_Contract):
     """Input features of a prediction, for pipelines that log inputs separately."""
 
-    schema_version: Literal[1] = 1
+    schema_version: Version = 1
     type: Literal["feature"] = "feature"
     model: Name
     prediction_id: Id
@@ -93,7 +102,7 @@ class FeatureEvent(_Contract):
 class LabelEvent(_Contract):
     """Delayed ground truth for an earlier prediction."""
 
-    schema_version: Literal[1] = 1
+    schema_version: Version = 1
     type: Literal["label"] = "label"
     model: Name
     prediction_id: Id
@@ -107,6 +116,6 @@ Event = Annotated[Union[PredictionEvent, FeatureEvent, LabelEvent], Field(discri
 class BatchEnvelope(_Contract):
     """Many events in one Kafka message: the fast path (see README, "Throughput")."""
 
-    schema_version: Literal[1] = 1
+    schema_version: Version = 1
     type: Literal["batch"] = "batch"
     events: Annotated[list[Event], Field(min_length=1, max_length=MAX_BATCH)]

@@ -85,3 +85,40 @@ def test_anything_at_all_never_raises() -> None:
                 b'{"type":"batch","events":[{"type":"batch","events":[]}]}']:
         result = decode(raw, now=NOW)
         assert result.rejects and not result.events, raw
+
+
+def test_fast_path_and_careful_path_agree_on_seeded_mutations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-pass fast path may only accept what the item-by-item path accepts."""
+    import random
+
+    from glasswatch.core import validate
+
+    rng = random.Random(2026)
+    gen = _gen()
+    values: list[object] = [None, True, 1, -1.5, "x", "", [], {}, 1e308, "2026-03-01T11:00:00Z", "y" * 2000]
+    fields = ["schema_version", "type", "model", "model_version", "prediction_id", "event_time",
+              "features", "prediction", "probabilities", "latency_ms", "tags", "extra"]
+    payloads: list[bytes] = []
+    for i in range(600):
+        doc = gen.event(i)
+        for _ in range(rng.randint(0, 2)):
+            field = rng.choice(fields)
+            if rng.random() < 0.25:
+                doc.pop(field, None)
+            elif field == "features" and rng.random() < 0.5:
+                doc["features"] = {**doc["features"], rng.choice(["age", "new", "bad name!"]): rng.choice(values)}
+            else:
+                doc[field] = rng.choice(values)
+        if rng.random() < 0.3:
+            payloads.append(orjson.dumps({"type": "batch", "events": [gen.event(i + 10_000), doc]}))
+        else:
+            payloads.append(orjson.dumps(doc))
+    fast = [decode(p, now=NOW) for p in payloads]
+    monkeypatch.setattr(validate, "_fast_path", lambda raw: None)
+    careful = [decode(p, now=NOW) for p in payloads]
+    accepted = 0
+    for p, a, b in zip(payloads, fast, careful, strict=True):
+        assert a.events == b.events, p
+        assert [(r.reason, r.index) for r in a.rejects] == [(r.reason, r.index) for r in b.rejects], p
+        accepted += len(a.events)
+    assert 0 < accepted < 2 * len(payloads)  # the mutations produced both outcomes
