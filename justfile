@@ -60,3 +60,29 @@ demo *ARGS:
 # ingest throughput benchmark, printed as JSON (ratios against raw aiokafka and a trivial Faust agent)
 bench *ARGS:
     uv run --frozen python bench/throughput.py {{ARGS}}
+
+# --- reproducible wheel (training / lineage work) -----------------------------------------------
+#   build          wheel into dist/, timestamps from the last commit, build backend pinned exactly
+#   verify-build   build the wheel twice into two clean temp folders; fail when the sha256 differ
+# Both build the working tree: commit first, or the wheel is not the commit's.
+
+# build the wheel reproducibly (SOURCE_DATE_EPOCH = last commit time, pinned hatchling)
+build:
+    SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) uv build --wheel --build-constraint deploy/build-constraints.txt -o dist/
+
+# build the wheel twice into fresh temp dirs, print both sha256, exit 1 when they differ
+verify-build:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    epoch=$(git log -1 --format=%ct)
+    one=$(mktemp -d) two=$(mktemp -d)
+    trap 'rm -rf "$one" "$two"' EXIT
+    for out in "$one" "$two"; do
+        SOURCE_DATE_EPOCH=$epoch uv build --quiet --wheel --build-constraint deploy/build-constraints.txt -o "$out"
+    done
+    a=$(sha256sum "$one"/*.whl | cut -d' ' -f1)
+    b=$(sha256sum "$two"/*.whl | cut -d' ' -f1)
+    echo "build 1: $a  $(basename "$one"/*.whl)"
+    echo "build 2: $b  $(basename "$two"/*.whl)"
+    if [ "$a" != "$b" ]; then echo "verify-build: wheels differ" >&2; exit 1; fi
+    echo "verify-build: identical"
