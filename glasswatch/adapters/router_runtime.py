@@ -40,7 +40,7 @@ import pydantic
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from glasswatch.adapters.compacted_topic import CompactedTopic, topic_partitions
+from glasswatch.adapters.compacted_topic import CompactedTopic, ensure_compacted_topic, topic_partitions
 from glasswatch.core.dedup import DeliveryRecord
 from glasswatch.core.dispatcher import Delivery, Dispatcher, Settled
 from glasswatch.core.notify import MessageRef, Notifier
@@ -119,6 +119,7 @@ class RouterRuntime:
         log.info("router: %d delivery records loaded", len(self.dispatcher.log))
         try:
             if self.silences_topic:
+                await ensure_compacted_topic(self.bootstrap, self.silences_topic)
                 self._silence_consumer = AIOKafkaConsumer(
                     bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
                 )

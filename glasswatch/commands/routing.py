@@ -11,6 +11,7 @@ import contextlib
 import getpass
 import logging
 import os
+import signal
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,8 +73,15 @@ def run_router(settings: Settings, routes_file: Path | None, *, group_id: str = 
         group_id=group_id,
         redact=redactor,
     )
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stop quietly; settled offsets are committed
-        asyncio.run(runtime.run())
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):  # finish in-flight deliveries, then leave the group
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        await runtime.run(stop)
+
+    asyncio.run(main())
 
 
 def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -315,3 +320,81 @@ def test_silence_commands_round_trip_through_the_compacted_topic(
     assert stored is not None
     assert (stored.ends_at - stored.starts_at).total_seconds() < 60  # expired right away, not after 2h
     assert stored.created_by == "ana"
+
+
+def test_sigkilled_router_process_pages_nobody_twice(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """The real ``glasswatch router run`` process, killed with SIGKILL mid-delivery, then restarted."""
+    asyncio.run(_sigkill_scenario(kafka_bootstrap, tmp_path))
+
+
+def _spawn(env: dict[str, str], routes: Path, group: str, log: Path) -> subprocess.Popen[bytes]:
+    exe = Path(sys.executable).with_name("glasswatch")
+    return subprocess.Popen(
+        [str(exe), "router", "run", "--routes", str(routes), "--group-id", group],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def _sigkill_scenario(bootstrap: str, tmp_path: Path) -> None:
+    alerts_topic, dlq, silences, group = (unique_topic(p) for p in ("alerts", "dlq", "silences", "router"))
+    await create_topic(bootstrap, alerts_topic, 1)
+    crit = [alert(f"feature:k{i}", severity=Severity.CRITICAL) for i in range(4)]
+    with FakePagerDuty() as pd:
+        routes = tmp_path / "routes.yaml"
+        routes.write_text(
+            f"""
+receivers:
+  - {{name: pd, kind: pagerduty, routing_key: {{env: PD_KEY}}, url: "{pd.url}"}}
+route: {{receiver: pd, group_by: [signal], group_wait: 0s, group_interval: 1s}}
+"""
+        )
+        env = {
+            **os.environ,
+            "PD_KEY": PD_KEY,
+            "SSL_CERT_FILE": str(pd.cert),  # httpx trusts the fake server's self-signed certificate
+            "GLASSWATCH_ENV": "prod",
+            "GLASSWATCH_KAFKA__BOOTSTRAP": bootstrap,
+            "GLASSWATCH_TOPICS__ALERTS": alerts_topic,
+            "GLASSWATCH_TOPICS__DEAD_LETTERS": dlq,
+            "GLASSWATCH_TOPICS__SILENCES": silences,
+        }
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            for a in crit:
+                await publish(producer, alerts_topic, a)
+        finally:
+            await producer.stop()
+        hold = threading.Event()
+        pd.script(Reply(202), Reply(503, hold=hold))
+        log = tmp_path / "router.log"
+        first = _spawn(env, routes, group, log)
+        try:
+            await until(
+                lambda: len(pd.requests) >= 2 or first.poll() is not None, timeout=90, what="a held page"
+            )
+            assert first.poll() is None, log.read_text()
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        finally:
+            hold.set()
+            if first.poll() is None:
+                first.kill()
+        assert len(pd.accepted) == 1
+        second = _spawn(env, routes, group, log)
+        try:
+            await until(
+                lambda: len(pd.accepted) == 4 or second.poll() is not None, timeout=90, what="every page"
+            )
+            assert second.poll() is None, log.read_text()
+            await asyncio.sleep(1.0)  # nothing more may arrive
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(30) == 0, log.read_text()
+        finally:
+            if second.poll() is None:
+                second.kill()
+        triggers = [k for act, k in pd.events() if act == "trigger"]
+        assert sorted(triggers) == sorted(a.fingerprint for a in crit), log.read_text()
+        assert PD_KEY not in log.read_text()
