@@ -176,7 +176,7 @@ def attach_ingest(
     gw: GlasswatchApp,
     *,
     batch_size: int = 2000,
-    linger_s: float = 0.05,
+    linger_s: float = 0.25,
     clock: Clock = _utcnow,
     metrics: IngestMetrics | None = None,
     monitors: bool = True,
