@@ -51,9 +51,12 @@ def main() -> None:
 
         settings = Settings(
             kafka=KafkaSettings(bootstrap=bootstrap, partitions=1),
-            topics=TopicSettings(predictions=topic, features=f"{topic}-f", labels=f"{topic}-l",
-                                 dead_letters=f"{topic}-dlq"),
-            worker=WorkerSettings(app_id=f"bench-gw-{tag}", data_dir=datadir, web_port=16100 + os.getpid() % 800),
+            topics=TopicSettings(
+                predictions=topic, features=f"{topic}-f", labels=f"{topic}-l", dead_letters=f"{topic}-dlq"
+            ),
+            worker=WorkerSettings(
+                app_id=f"bench-gw-{tag}", data_dir=datadir, web_port=16100 + os.getpid() % 800
+            ),
         )
         gw = create_app(settings)
         metrics = IngestMetrics()
@@ -61,27 +64,40 @@ def main() -> None:
 
         async def agent(stream: Any) -> None:
             async for events in stream.take_events(2000, within=0.05):
-                done(await process_batch(gw, events, limits=limits, metrics=metrics,
-                                         monitors=mode == "glasswatch-monitors"))
+                done(
+                    await process_batch(
+                        gw, events, limits=limits, metrics=metrics, monitors=mode == "glasswatch-monitors"
+                    )
+                )
 
         gw.app.agent(gw.inputs, name="bench.glasswatch")(agent)
         app = gw.app
     else:
-        app = faust.App(f"bench-{mode}-{tag}", broker=f"kafka://{bootstrap}", store="memory://",
-                        datadir=str(datadir), web_enabled=False, consumer_auto_offset_reset="earliest",
-                        value_serializer="raw", topic_partitions=1)
+        app = faust.App(
+            f"bench-{mode}-{tag}",
+            broker=f"kafka://{bootstrap}",
+            store="memory://",
+            datadir=str(datadir),
+            web_enabled=False,
+            consumer_auto_offset_reset="earliest",
+            value_serializer="raw",
+            topic_partitions=1,
+        )
         src = app.topic(topic, value_serializer="raw")
         if mode == "trivial":
+
             async def agent(stream: Any) -> None:
                 async for value in stream:
                     orjson.loads(value)
                     done(1)
         else:
+
             async def agent(stream: Any) -> None:
                 async for events in stream.take_events(2000, within=0.05):
                     for ev in events:
                         orjson.loads(ev.value)
                     done(len(events))
+
         app.agent(src, name=f"bench.{mode.replace('-', '_')}")(agent)
     Worker(app, loglevel="error", quiet=True, redirect_stdouts=False).execute_from_commandline()
 

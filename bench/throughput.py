@@ -43,8 +43,13 @@ sys.path.insert(0, str(REPO / "tests"))
 async def _produce(bootstrap: str, topic: str, docs: list[dict[str, Any]], batch: int) -> int:
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=1 << 20,
-                                max_request_size=1 << 20)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=20,
+        max_batch_size=1 << 20,
+        max_request_size=1 << 20,
+    )
     await producer.start()
     try:
         futs = []
@@ -64,9 +69,15 @@ async def _produce(bootstrap: str, topic: str, docs: list[dict[str, Any]], batch
 async def _raw_consume(bootstrap: str, topic: str, expected: int, loads: Any = json.loads) -> float:
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=f"bench-raw-{uuid.uuid4().hex[:6]}",
-                                max_partition_fetch_bytes=4 << 20, fetch_max_bytes=16 << 20)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=f"bench-raw-{uuid.uuid4().hex[:6]}",
+        max_partition_fetch_bytes=4 << 20,
+        fetch_max_bytes=16 << 20,
+    )
     await consumer.start()
     try:
         n, t0 = 0, None
@@ -86,16 +97,29 @@ async def _raw_consume(bootstrap: str, topic: str, expected: int, loads: Any = j
 
 def _faust(mode: str, topic: str, expected: int, bootstrap: str, workdir: Path) -> float:
     result = workdir / f"{mode}-{uuid.uuid4().hex[:6]}.json"
-    env = {**os.environ, "GLASSWATCH_KAFKA_BOOTSTRAP": bootstrap, "BENCH_DIR": str(workdir), "BENCH_OUT": str(result)}
-    out = subprocess.run([sys.executable, str(REPO / "bench" / "faust_runner.py"), mode, topic, str(expected)],
-                         env=env, capture_output=True, text=True, timeout=600, check=False)
+    env = {
+        **os.environ,
+        "GLASSWATCH_KAFKA_BOOTSTRAP": bootstrap,
+        "BENCH_DIR": str(workdir),
+        "BENCH_OUT": str(result),
+    }
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "faust_runner.py"), mode, topic, str(expected)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     if result.exists():
         return float(json.loads(result.read_text())["seconds"])
     raise RuntimeError(f"{mode} failed (exit {out.returncode}):\n{out.stderr[-3000:]}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=500, help="events per batch envelope")
     args = parser.parse_args()
@@ -113,7 +137,9 @@ def main() -> None:
         kafka.start()
         bootstrap = kafka.bootstrap
     try:
-        gen = TrafficGenerator(model="bench", seed=1, start=datetime.now(UTC) - timedelta(hours=1), rate_per_s=1000)
+        gen = TrafficGenerator(
+            model="bench", seed=1, start=datetime.now(UTC) - timedelta(hours=1), rate_per_s=1000
+        )
         docs = list(gen.events(n))
         tag = uuid.uuid4().hex[:6]
         single, batched = f"bench-single-{tag}", f"bench-batch-{tag}"
@@ -142,11 +168,16 @@ def main() -> None:
         "events_per_s": eps,
         "ratios": {
             "glasswatch_single_vs_faust_trivial": round(eps["glasswatch_single"] / eps["faust_trivial"], 3),
-            "glasswatch_single_vs_faust_trivial_take": round(eps["glasswatch_single"] / eps["faust_trivial_take"], 3),
+            "glasswatch_single_vs_faust_trivial_take": round(
+                eps["glasswatch_single"] / eps["faust_trivial_take"], 3
+            ),
             "glasswatch_batch_vs_raw_aiokafka": round(eps["glasswatch_batch"] / eps["raw_aiokafka"], 3),
-            "glasswatch_batch_vs_raw_aiokafka_orjson": round(eps["glasswatch_batch"] / eps["raw_aiokafka_orjson"], 3),
+            "glasswatch_batch_vs_raw_aiokafka_orjson": round(
+                eps["glasswatch_batch"] / eps["raw_aiokafka_orjson"], 3
+            ),
             "glasswatch_batch_monitors_vs_raw_aiokafka": round(
-                eps["glasswatch_batch_monitors"] / eps["raw_aiokafka"], 3),
+                eps["glasswatch_batch_monitors"] / eps["raw_aiokafka"], 3
+            ),
             "faust_trivial_vs_raw_aiokafka": round(eps["faust_trivial"] / eps["raw_aiokafka"], 3),
         },
         "targets": {

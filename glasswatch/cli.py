@@ -10,9 +10,8 @@ import importlib
 import os
 from collections.abc import Callable
 
-from pydantic import ValidationError as PydanticValidationError
-
 import typer
+from pydantic import ValidationError as PydanticValidationError
 
 from glasswatch.errors import ConfigError, GlasswatchError
 from glasswatch.settings import Settings, disable_telemetry

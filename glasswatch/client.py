@@ -45,7 +45,10 @@ class Publisher:
         self.linger_s = linger_s
         # idempotence keeps per-partition order and drops duplicates across retries (e.g. NotLeader)
         self._options = {
-            "acks": "all", "enable_idempotence": True, "linger_ms": 5, "max_batch_size": 1 << 20,
+            "acks": "all",
+            "enable_idempotence": True,
+            "linger_ms": 5,
+            "max_batch_size": 1 << 20,
             **(producer_options or {}),
         }
         self._producer: AIOKafkaProducer | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -56,10 +57,8 @@ async def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float
             if s.name not in existing
         ]
         if new:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process was quicker
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
         return [n.name for n in new]
     finally:
         await admin.close()

@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import pickle
-import zlib
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -188,7 +188,8 @@ def attach_ingest(
 
     async def ingest(stream: Any) -> None:
         async for events in stream.take_events(batch_size, within=linger_s):
-            await process_batch(gw, events, limits=limits, clock=clock, metrics=metrics,
-                                monitors=monitors, spec_for=spec_for)
+            await process_batch(
+                gw, events, limits=limits, clock=clock, metrics=metrics, monitors=monitors, spec_for=spec_for
+            )
 
     return gw.app.agent(gw.inputs, name="glasswatch.ingest")(ingest)

@@ -39,7 +39,8 @@ def load_local_kafka() -> ModuleType:
             "or point GLASSWATCH_KAFKA_BOOTSTRAP at a running broker"
         )
     spec = importlib.util.spec_from_file_location("glasswatch_local_kafka", path)
-    assert spec and spec.loader
+    if spec is None or spec.loader is None:
+        raise EnvironmentNotReady(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -65,7 +66,9 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
 
         s = settings()
         kafka: Any = None
-        bootstrap = os.environ.get("GLASSWATCH_KAFKA_BOOTSTRAP") or os.environ.get("GLASSWATCH_KAFKA__BOOTSTRAP")
+        bootstrap = os.environ.get("GLASSWATCH_KAFKA_BOOTSTRAP") or os.environ.get(
+            "GLASSWATCH_KAFKA__BOOTSTRAP"
+        )
         demo_dir = REPO_ROOT / ".cache" / "demo"
         shutil.rmtree(demo_dir, ignore_errors=True)  # every demo starts from empty topics and state
         if not bootstrap:
@@ -77,10 +80,18 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
             _say(f"Kafka ready at {bootstrap}")
         s = s.model_copy(update={"kafka": s.kafka.model_copy(update={"bootstrap": bootstrap})})
         s = s.model_copy(update={"worker": s.worker.model_copy(update={"data_dir": demo_dir / "worker"})})
-        env = {**os.environ, "GLASSWATCH_KAFKA__BOOTSTRAP": bootstrap, "GLASSWATCH_WORKER__DATA_DIR": str(demo_dir / "worker")}
-        worker = subprocess.Popen([sys.executable, "-m", "glasswatch", "worker", "--loglevel", "warning"], env=env)
+        env = {
+            **os.environ,
+            "GLASSWATCH_KAFKA__BOOTSTRAP": bootstrap,
+            "GLASSWATCH_WORKER__DATA_DIR": str(demo_dir / "worker"),
+        }
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "glasswatch", "worker", "--loglevel", "warning"], env=env
+        )
         try:
-            _say(f"worker started (pid {worker.pid}); publishing {events} events and {bad} malformed messages")
+            _say(
+                f"worker started (pid {worker.pid}); publishing {events} events and {bad} malformed messages"
+            )
             sent = asyncio.run(simulate_traffic(s, model=model, events=events, bad=bad))
             _say(f"sent: {sent}")
             url = f"http://127.0.0.1:{s.worker.web_port}"
@@ -88,17 +99,22 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
             snap: dict[str, Any] = {}
             while time.monotonic() < deadline:
                 if worker.poll() is not None:
-                    raise typer.Exit(f"worker exited with code {worker.returncode}")
+                    typer.echo(f"error: the worker exited with code {worker.returncode}", err=True)
+                    raise typer.Exit(2)
                 try:
                     snap = fetch_stats(url)
                 except Exception:
                     snap = {}
-                done = snap.get("accepted", 0) >= sent["good"] and snap.get("rejected", 0) >= sent.get("bad", 0)
+                done = snap.get("accepted", 0) >= sent["good"] and snap.get("rejected", 0) >= sent.get(
+                    "bad", 0
+                )
                 if done:
                     break
                 if snap:
-                    _say(f"waiting: applied {snap['accepted']}/{sent['good']} events, "
-                         f"{snap['rejected']}/{sent.get('bad', 0)} dead letters")
+                    _say(
+                        f"waiting: applied {snap['accepted']}/{sent['good']} events, "
+                        f"{snap['rejected']}/{sent.get('bad', 0)} dead letters"
+                    )
                 time.sleep(2)
             else:
                 _say("timed out waiting for the worker; showing what it has")
@@ -106,8 +122,10 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
             letters = asyncio.run(read_dead_letters(bootstrap, s.topics.dead_letters))
             typer.echo(f"\n{len(letters)} dead letters (glasswatch dlq show):")
             for d in letters[:10]:
-                typer.echo(f"  {d['reason']:<24} {d['source_topic']}[{d['source_partition']}]@{d['source_offset']}  "
-                           f"{d['detail'][:70]}")
+                typer.echo(
+                    f"  {d['reason']:<24} {d['source_topic']}[{d['source_partition']}]@{d['source_offset']}  "
+                    f"{d['detail'][:70]}"
+                )
         finally:
             if not keep:
                 worker.terminate()

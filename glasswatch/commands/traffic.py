@@ -46,8 +46,9 @@ async def simulate_traffic(
     bad_every = max(1, events // bad) if bad else 0
     bad_iter = iter(gen.malformed(bad, settings.validation.max_message_bytes))
     t0 = time.monotonic()
-    async with Publisher(settings.kafka.bootstrap, topic=topic or settings.topics.predictions,
-                         batch_size=batch_size) as pub:
+    async with Publisher(
+        settings.kafka.bootstrap, topic=topic or settings.topics.predictions, batch_size=batch_size
+    ) as pub:
         for i, doc in enumerate(gen.events(events)):
             await pub.publish(doc)
             sent["good"] += 1
@@ -77,7 +78,10 @@ async def read_dead_letters(bootstrap: str, topic: str, timeout_s: float = 3.0) 
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
         group_id=None,
     )
     await consumer.start()
@@ -131,8 +135,18 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
             typer.echo(f"  sent {done}/{total} events", err=True)
 
         try:
-            sent = asyncio.run(simulate_traffic(s, model=model, events=events, bad=bad, rate=rate or None,
-                                                batch_size=batch_size, seed=seed, progress=progress))
+            sent = asyncio.run(
+                simulate_traffic(
+                    s,
+                    model=model,
+                    events=events,
+                    bad=bad,
+                    rate=rate or None,
+                    batch_size=batch_size,
+                    seed=seed,
+                    progress=progress,
+                )
+            )
         except BrokerError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
@@ -162,13 +176,16 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
         for reason, n in by_reason.most_common():
             typer.echo(f"  {reason}: {n}")
             for d in [d for d in letters if d["reason"] == reason][:limit]:
-                typer.echo(f"    {d['source_topic']}[{d['source_partition']}]@{d['source_offset']}: {d['detail'][:100]}")
+                where = f"{d['source_topic']}[{d['source_partition']}]@{d['source_offset']}"
+                typer.echo(f"    {where}: {d['detail'][:100]}")
 
     schemas = typer.Typer(help="Event contracts as JSON Schema.", no_args_is_help=True)
     app.add_typer(schemas, name="schemas")
 
     @schemas.command("export")
-    def schemas_export(directory: Path = typer.Argument(..., help="Folder to write *.schema.json into.")) -> None:
+    def schemas_export(
+        directory: Path = typer.Argument(..., help="Folder to write *.schema.json into."),
+    ) -> None:
         """Write the JSON Schemas of every contract, so services in any language can validate."""
         for p in export_schemas(directory):
             typer.echo(str(p))

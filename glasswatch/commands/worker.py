@@ -6,10 +6,10 @@ import asyncio
 import json
 import logging
 import sys
-from pathlib import Path
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -18,7 +18,7 @@ from glasswatch.core.specs import MonitorSpec, load_specs
 from glasswatch.errors import BrokerError, ConfigError
 from glasswatch.settings import Settings
 
-__all__ = ["register", "run_worker", "fetch_stats", "render_stats"]
+__all__ = ["fetch_stats", "register", "render_stats", "run_worker"]
 
 
 def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
@@ -37,8 +37,12 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
         logging.getLogger("glasswatch").info("created topics: %s", ", ".join(created))
     gw = create_app(settings)
     metrics = IngestMetrics()
-    attach_ingest(gw, metrics=metrics, monitors=settings.worker.monitors,
-                  spec_for=spec_lookup(settings.worker.monitor_specs))
+    attach_ingest(
+        gw,
+        metrics=metrics,
+        monitors=settings.worker.monitors,
+        spec_for=spec_lookup(settings.worker.monitor_specs),
+    )
     attach_web(gw, metrics)
     worker = Worker(gw.app, loglevel=loglevel, loop=loop, quiet=True)
     worker.execute_from_commandline()
@@ -86,19 +90,44 @@ def render_stats(snap: dict[str, Any]) -> str:
         f"accepted events: {snap['accepted']}    dead-lettered: {snap['rejected']}",
     ]
     if snap["rejects"]:
-        out.append("dead letters by reason: " + ", ".join(f"{k}={v}" for k, v in sorted(snap["rejects"].items())))
+        out.append(
+            "dead letters by reason: " + ", ".join(f"{k}={v}" for k, v in sorted(snap["rejects"].items()))
+        )
     for model, m in snap["models"].items():
         out.append("")
         versions = ", ".join(f"v{k}: {v}" for k, v in m["versions"].items())
         out.append(f"model {model}   events {m['events']}   versions {versions}")
-        cols = ["feature", "count", "missing%", "mean", "std", "min", "p05", "p50", "p95", "max", "top categories"]
+        cols = [
+            "feature",
+            "count",
+            "missing%",
+            "mean",
+            "std",
+            "min",
+            "p05",
+            "p50",
+            "p95",
+            "max",
+            "top categories",
+        ]
         rows = [cols]
         for fname, f in m["features"].items():
             cats = ", ".join(f"{k}:{v}" for k, v in list(f.get("categories", {}).items())[:3])
-            rows.append([
-                fname, str(f["count"]), f"{100 * f['missing_rate']:.1f}", _fmt(f["mean"]), _fmt(f["std"]),
-                _fmt(f["min"]), _fmt(f.get("p05")), _fmt(f.get("p50")), _fmt(f.get("p95")), _fmt(f["max"]), cats,
-            ])
+            rows.append(
+                [
+                    fname,
+                    str(f["count"]),
+                    f"{100 * f['missing_rate']:.1f}",
+                    _fmt(f["mean"]),
+                    _fmt(f["std"]),
+                    _fmt(f["min"]),
+                    _fmt(f.get("p05")),
+                    _fmt(f.get("p50")),
+                    _fmt(f.get("p95")),
+                    _fmt(f["max"]),
+                    cats,
+                ]
+            )
         widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
         out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join(out)
@@ -124,7 +153,9 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
 
     @app.command()
     def status(
-        url: str = typer.Option("", help="Worker URL (default: http://127.0.0.1:<GLASSWATCH_WORKER__WEB_PORT>)."),
+        url: str = typer.Option(
+            "", help="Worker URL (default: http://127.0.0.1:<GLASSWATCH_WORKER__WEB_PORT>)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the raw JSON snapshot."),
     ) -> None:
         """Show the statistics and dead-letter counters kept by a running worker."""

@@ -242,7 +242,10 @@ def merge_feature_summaries(parts: list[dict[str, Any]]) -> dict[str, Any]:
     num = [(p["numeric"], p) for p in parts if p["numeric"] > 0 and p["mean"] is not None]
     n_total = sum(n for n, _ in num)
     out: dict[str, Any] = {
-        "count": count, "missing": missing, "numeric": n_total, "missing_rate": missing / count,
+        "count": count,
+        "missing": missing,
+        "numeric": n_total,
+        "missing_rate": missing / count,
     }
     if n_total:
         mean = sum(n * p["mean"] for n, p in num) / n_total

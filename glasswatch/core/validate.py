@@ -31,15 +31,15 @@ from pydantic import ValidationError as PydanticValidationError
 
 from glasswatch.schemas.events import (
     MAX_BATCH,
-    BatchEnvelope,
     SCHEMA_VERSION,
+    BatchEnvelope,
     Event,
     FeatureEvent,
     LabelEvent,
     PredictionEvent,
 )
 
-__all__ = ["Limits", "Reject", "Decoded", "decode", "KNOWN_TYPES"]
+__all__ = ["KNOWN_TYPES", "Decoded", "Limits", "Reject", "decode"]
 
 KNOWN_TYPES = ("prediction", "feature", "label", "batch")
 _EVENT = TypeAdapter(Event)

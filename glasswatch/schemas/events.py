@@ -19,14 +19,24 @@ True
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 
 __all__ = [
-    "SCHEMA_VERSION",
     "MAX_BATCH",
     "MAX_FEATURES",
+    "SCHEMA_VERSION",
     "BatchEnvelope",
     "Event",
     "FeatureEvent",
@@ -43,8 +53,8 @@ MAX_TAGS = 32
 Name = Annotated[StrictStr, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-/]+$")]
 Id = Annotated[StrictStr, Field(min_length=1, max_length=128)]
 ShortStr = Annotated[StrictStr, Field(max_length=1024)]
-Number = Union[StrictInt, StrictFloat]
-FeatureValue = Union[StrictBool, StrictInt, StrictFloat, ShortStr, None]
+Number = StrictInt | StrictFloat
+FeatureValue = StrictBool | StrictInt | StrictFloat | ShortStr | None
 """A feature value: number, category (string), boolean, or ``None`` for missing."""
 
 
@@ -83,7 +93,9 @@ class PredictionEvent(_Contract):
     event_time: AwareDatetime
     features: Annotated[dict[Name, FeatureValue], Field(max_length=MAX_FEATURES)] | None = None
     prediction: Number | ShortStr | None = None
-    probabilities: Annotated[dict[Name, Annotated[Number, Field(ge=0.0, le=1.0)]], Field(max_length=256)] | None = None
+    probabilities: (
+        Annotated[dict[Name, Annotated[Number, Field(ge=0.0, le=1.0)]], Field(max_length=256)] | None
+    ) = None
     latency_ms: Annotated[Number, Field(ge=0.0)] | None = None
     tags: Annotated[dict[Name, ShortStr], Field(max_length=MAX_TAGS)] = Field(default_factory=dict)
 
@@ -110,7 +122,7 @@ class LabelEvent(_Contract):
     label: Number | ShortStr
 
 
-Event = Annotated[Union[PredictionEvent, FeatureEvent, LabelEvent], Field(discriminator="type")]
+Event = Annotated[PredictionEvent | FeatureEvent | LabelEvent, Field(discriminator="type")]
 
 
 class BatchEnvelope(_Contract):

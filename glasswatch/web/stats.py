@@ -16,10 +16,14 @@ __all__ = ["attach_web", "prometheus_text", "snapshot"]
 
 def snapshot(gw: GlasswatchApp, metrics: IngestMetrics) -> dict[str, Any]:
     states: dict[str, PartitionState] = {
-        k: pickle.loads(zlib.decompress(v)) for k, v in gw.state.items() if v  # noqa: S301 (our own changelog)
+        k: pickle.loads(zlib.decompress(v))  # noqa: S301 (our own changelog)
+        for k, v in gw.state.items()
+        if v
     }
     merged = merge_states(states.values())
-    merged["partitions"] = {k: {"last_offset": v.last_offset, "accepted": v.accepted} for k, v in sorted(states.items())}
+    merged["partitions"] = {
+        k: {"last_offset": v.last_offset, "accepted": v.accepted} for k, v in sorted(states.items())
+    }
     merged["worker"] = {
         "messages": metrics.messages,
         "batches": metrics.batches,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from glasswatch.commands.traffic import read_dead_letters, simulate_traffic
-from glasswatch.core.traffic import MALFORMED_KINDS, TrafficGenerator
 from glasswatch.core.stats import ModelStats
+from glasswatch.core.traffic import MALFORMED_KINDS, TrafficGenerator
 from glasswatch.core.validate import decode
 from glasswatch.schemas import DeadLetter, PredictionEvent
 
@@ -53,8 +53,9 @@ def _assert_same_stats(actual: dict[str, dict[str, object]], expected: dict[str,
 def test_good_events_counted_and_every_malformed_one_dead_lettered(worker: WorkerProcess) -> None:
     n_good, n_bad = 3000, 3 * len(MALFORMED_KINDS)
     worker.start()
-    sent = asyncio.run(simulate_traffic(worker.settings, model="churn", events=n_good, bad=n_bad,
-                                        batch_size=100, seed=11))
+    sent = asyncio.run(
+        simulate_traffic(worker.settings, model="churn", events=n_good, bad=n_bad, batch_size=100, seed=11)
+    )
     assert sent["good"] == n_good and sent["bad"] == n_bad
 
     snap = worker.wait_for(lambda s: s["accepted"] >= n_good and s["rejected"] >= n_bad)
@@ -64,8 +65,12 @@ def test_good_events_counted_and_every_malformed_one_dead_lettered(worker: Worke
     assert model["events"] == {"prediction": n_good}
     _assert_same_stats(model["features"], _expected_stats("churn", n_good, seed=11))
 
-    letters = [DeadLetter.model_validate(d) for d in
-               asyncio.run(read_dead_letters(worker.settings.kafka.bootstrap, worker.settings.topics.dead_letters))]
+    letters = [
+        DeadLetter.model_validate(d)
+        for d in asyncio.run(
+            read_dead_letters(worker.settings.kafka.bootstrap, worker.settings.topics.dead_letters)
+        )
+    ]
     assert Counter(d.reason for d in letters) == {kind: 3 for kind in MALFORMED_KINDS}
     good_ids = {f"churn-11-{i}" for i in range(n_good)}
     for d in letters:
@@ -76,7 +81,9 @@ def test_good_events_counted_and_every_malformed_one_dead_lettered(worker: Worke
         assert not decode(d.raw_bytes(), now=datetime.now(UTC)).events or d.raw_truncated
         assert not any(pid.encode() in d.raw_bytes() for pid in list(good_ids)[:50])
     oversize = [d for d in letters if d.reason == "oversize"]
-    assert all(d.raw_truncated and d.raw_size > worker.settings.validation.max_message_bytes for d in oversize)
+    assert all(
+        d.raw_truncated and d.raw_size > worker.settings.validation.max_message_bytes for d in oversize
+    )
 
 
 def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(worker: WorkerProcess) -> None:

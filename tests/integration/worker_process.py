@@ -36,9 +36,14 @@ class WorkerProcess:
         self.settings = Settings(
             kafka=KafkaSettings(bootstrap=bootstrap, partitions=partitions),
             topics=TopicSettings(
-                predictions=f"t-{tag}-predictions", features=f"t-{tag}-features", labels=f"t-{tag}-labels",
-                events=f"t-{tag}-events", dead_letters=f"t-{tag}-dlq", windows=f"t-{tag}-windows",
-                alerts=f"t-{tag}-alerts", silences=f"t-{tag}-silences",
+                predictions=f"t-{tag}-predictions",
+                features=f"t-{tag}-features",
+                labels=f"t-{tag}-labels",
+                events=f"t-{tag}-events",
+                dead_letters=f"t-{tag}-dlq",
+                windows=f"t-{tag}-windows",
+                alerts=f"t-{tag}-alerts",
+                silences=f"t-{tag}-silences",
             ),
             worker=WorkerSettings(app_id=f"gw-test-{tag}", data_dir=workdir / "data", web_port=_free_port()),
         )
@@ -64,7 +69,9 @@ class WorkerProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "glasswatch", "worker", "--loglevel", "warning"],
-            env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         return self
 
@@ -74,7 +81,9 @@ class WorkerProcess:
         except Exception:
             return None
 
-    def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 120.0) -> dict[str, Any]:
+    def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 120.0
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         last: dict[str, Any] | None = None
         while time.monotonic() < deadline:

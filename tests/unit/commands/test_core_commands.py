@@ -26,8 +26,10 @@ def test_schemas_export_writes_one_json_schema_per_contract(tmp_path: Path) -> N
     result = runner.invoke(app, ["schemas", "export", str(tmp_path)])
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == [f"{n}.v1.schema.json" for n in
-                     ["Alert", "BatchEnvelope", "DeadLetter", "FeatureEvent", "LabelEvent", "PredictionEvent"]]
+    assert names == [
+        f"{n}.v1.schema.json"
+        for n in ["Alert", "BatchEnvelope", "DeadLetter", "FeatureEvent", "LabelEvent", "PredictionEvent"]
+    ]
     pred = json.loads((tmp_path / "PredictionEvent.v1.schema.json").read_text())
     assert pred["additionalProperties"] is False
     assert set(pred["required"]) == {"model", "model_version", "prediction_id", "event_time"}

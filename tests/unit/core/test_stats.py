@@ -16,8 +16,14 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _event(i: int, x: float | None, cat: str = "a") -> PredictionEvent:
-    return PredictionEvent(model="m", model_version="1", prediction_id=f"p{i}", event_time=T0,
-                           features={"x": x, "c": cat}, prediction=0.5)
+    return PredictionEvent(
+        model="m",
+        model_version="1",
+        prediction_id=f"p{i}",
+        event_time=T0,
+        features={"x": x, "c": cat},
+        prediction=0.5,
+    )
 
 
 def test_feature_stats_match_numpy() -> None:

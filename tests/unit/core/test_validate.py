@@ -19,10 +19,20 @@ def _gen() -> TrafficGenerator:
 def test_good_events_of_every_type_decode_to_typed_events() -> None:
     gen = _gen()
     pred = gen.event(0)
-    feat = {"type": "feature", "model": "m", "prediction_id": "p", "event_time": "2026-03-01T11:00:00Z",
-            "features": {"a": 1, "b": None, "c": "x", "d": True}}
-    label = {"type": "label", "model": "m", "prediction_id": "p", "event_time": "2026-03-01T11:00:00+00:00",
-             "label": 1}
+    feat = {
+        "type": "feature",
+        "model": "m",
+        "prediction_id": "p",
+        "event_time": "2026-03-01T11:00:00Z",
+        "features": {"a": 1, "b": None, "c": "x", "d": True},
+    }
+    label = {
+        "type": "label",
+        "model": "m",
+        "prediction_id": "p",
+        "event_time": "2026-03-01T11:00:00+00:00",
+        "label": 1,
+    }
     types = [type(decode(orjson.dumps(doc), now=NOW).events[0]) for doc in (pred, feat, label)]
     assert types == [PredictionEvent, FeatureEvent, LabelEvent]
 
@@ -48,7 +58,9 @@ def test_batch_items_are_judged_one_by_one() -> None:
 
 
 def test_non_finite_inside_a_batch_item_is_named() -> None:
-    raw = orjson.dumps({"type": "batch", "events": [_gen().event(0)]}).replace(b'"age":', b'"age":NaN,"x":', 1)
+    raw = orjson.dumps({"type": "batch", "events": [_gen().event(0)]}).replace(
+        b'"age":', b'"age":NaN,"x":', 1
+    )
     result = decode(raw, now=NOW)
     assert [r.reason for r in result.rejects] == ["non_finite"]
 
@@ -81,8 +93,18 @@ def test_naive_timestamps_strings_for_numbers_and_extra_fields_are_refused() -> 
 
 
 def test_anything_at_all_never_raises() -> None:
-    for raw in [None, b"", b"[]", b"null", b"1", b'"x"', b"{", b"\x00" * 10, b'{"type":"batch","events":[]}',
-                b'{"type":"batch","events":[{"type":"batch","events":[]}]}']:
+    for raw in [
+        None,
+        b"",
+        b"[]",
+        b"null",
+        b"1",
+        b'"x"',
+        b"{",
+        b"\x00" * 10,
+        b'{"type":"batch","events":[]}',
+        b'{"type":"batch","events":[{"type":"batch","events":[]}]}',
+    ]:
         result = decode(raw, now=NOW)
         assert result.rejects and not result.events, raw
 
@@ -96,8 +118,20 @@ def test_fast_path_and_careful_path_agree_on_seeded_mutations(monkeypatch: pytes
     rng = random.Random(2026)
     gen = _gen()
     values: list[object] = [None, True, 1, -1.5, "x", "", [], {}, 1e308, "2026-03-01T11:00:00Z", "y" * 2000]
-    fields = ["schema_version", "type", "model", "model_version", "prediction_id", "event_time",
-              "features", "prediction", "probabilities", "latency_ms", "tags", "extra"]
+    fields = [
+        "schema_version",
+        "type",
+        "model",
+        "model_version",
+        "prediction_id",
+        "event_time",
+        "features",
+        "prediction",
+        "probabilities",
+        "latency_ms",
+        "tags",
+        "extra",
+    ]
     payloads: list[bytes] = []
     for i in range(600):
         doc = gen.event(i)
@@ -106,7 +140,10 @@ def test_fast_path_and_careful_path_agree_on_seeded_mutations(monkeypatch: pytes
             if rng.random() < 0.25:
                 doc.pop(field, None)
             elif field == "features" and rng.random() < 0.5:
-                doc["features"] = {**doc["features"], rng.choice(["age", "new", "bad name!"]): rng.choice(values)}
+                doc["features"] = {
+                    **doc["features"],
+                    rng.choice(["age", "new", "bad name!"]): rng.choice(values),
+                }
             else:
                 doc[field] = rng.choice(values)
         if rng.random() < 0.3:
