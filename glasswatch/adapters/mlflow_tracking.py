@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
+import logging
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -68,6 +69,8 @@ from glasswatch.core.repro import (
 from glasswatch.errors import ConfigError, TrackingError
 
 __all__ = ["TAG", "TrackedRun", "log_dataset", "log_preprocessing", "pandas_dataset", "tracked_run"]
+
+log = logging.getLogger(__name__)
 
 TAG = "glasswatch."
 """Prefix of every tag glasswatch writes."""
@@ -186,12 +189,19 @@ def tracked_run(
 
 
 def _log_cost(seconds: float, machine: str, price_table: PriceTable | None) -> None:
+    """Run time and cost; never raises (it runs in ``finally`` and must not mask the real error)."""
     metrics = {"run_time_s": round(seconds, 3)}
+    tags = {}
     try:
         metrics["estimated_cost_usd"] = estimate_cost(seconds, machine, price_table)
     except ConfigError as exc:
-        mlflow.set_tag(f"{TAG}cost_error", str(exc)[:500])
-    mlflow.log_metrics(metrics)
+        tags[f"{TAG}cost_error"] = str(exc)[:500]
+    try:
+        mlflow.log_metrics(metrics)
+        if tags:
+            mlflow.set_tags(tags)
+    except MlflowException as exc:
+        log.warning("could not log run time and cost: %s", exc.message)
 
 
 def log_dataset(

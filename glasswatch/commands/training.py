@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from glasswatch.errors import GateFailed, TrackingError
+from glasswatch.errors import ConfigError, GateFailed, TrackingError
 from glasswatch.settings import Settings
 
 __all__ = ["register"]
@@ -54,26 +54,33 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
         no_desktop: bool = typer.Option(False, "--no-desktop", help="Do not try desktop notifications."),
         system_metrics_interval: float | None = typer.Option(
             None, help="Seconds between MLflow system-metric samples (default: MLflow's, 10)."),
+        price_table: Annotated[Path | None, typer.Option(
+            help="YAML price table {hourly: {<instance type>: usd}, per_cpu_hour: usd} for the "
+            "estimated cost (default: built-in list prices). Instance type: "
+            "GLASSWATCH_INSTANCE_TYPE, else local-<cpus>cpu-<GiB>gib.")] = None,
     ) -> None:
         """Train the example breast-cancer model with full lineage and register it."""
+        from glasswatch.core.repro import PriceTable
         from glasswatch.training.pipeline import TrainConfig
         from glasswatch.training.pipeline import train as run_pipeline
 
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         s = settings()
-        cfg = TrainConfig(
-            model_name=model_name, seed=seed, project=s.project, env=s.env,
-            experiment=experiment or s.mlflow.experiment,
-            tracking_uri=tracking_uri or s.mlflow.tracking_uri, data_dir=data_dir, repo=repo,
-            desktop=s.notify.desktop and not no_desktop, system_metrics_interval=system_metrics_interval,
-        )
         try:
+            cfg = TrainConfig(
+                model_name=model_name, seed=seed, project=s.project, env=s.env,
+                experiment=experiment or s.mlflow.experiment,
+                tracking_uri=tracking_uri or s.mlflow.tracking_uri, data_dir=data_dir, repo=repo,
+                desktop=s.notify.desktop and not no_desktop,
+                system_metrics_interval=system_metrics_interval,
+                price_table=PriceTable.from_yaml(price_table) if price_table else None,
+            )
             result = run_pipeline(cfg)
         except GateFailed as exc:
             typer.echo(f"gate refused the candidate: {exc}", err=True)
             raise typer.Exit(2) from exc
-        except TrackingError as exc:
-            typer.echo(str(exc), err=True)
+        except (TrackingError, ConfigError) as exc:
+            typer.echo(f"{type(exc).__name__}: {exc}", err=True)
             raise typer.Exit(1) from exc
         typer.echo(f"run_id         {result.run_id}")
         typer.echo(f"model_version  {model_name} v{result.model_version} (champion)")

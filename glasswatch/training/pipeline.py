@@ -56,6 +56,7 @@ from sklearn.preprocessing import StandardScaler
 from glasswatch.core.specs import load_spec_text
 from glasswatch.errors import GateFailed
 from glasswatch.repro import (
+    PriceTable,
     file_sha256,
     log_dataset,
     log_preprocessing,
@@ -94,6 +95,7 @@ class TrainConfig:
     shap_sample: int = 200
     desktop: bool = True
     system_metrics_interval: float | None = None
+    price_table: PriceTable | None = None
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,8 @@ def _train(cfg: TrainConfig, notifier: AlertSink) -> TrainResult:
     with tracked_run(cfg.project, env=cfg.env, seed=cfg.seed, experiment=cfg.experiment or cfg.project,
                      tracking_uri=cfg.tracking_uri, repo=cfg.repo,
                      tags={"glasswatch.model_name": cfg.model_name},
-                     system_metrics_interval=cfg.system_metrics_interval) as run:
+                     system_metrics_interval=cfg.system_metrics_interval,
+                     price_table=cfg.price_table) as run:
         digests = {name: log_dataset(splits[name], files[name].path, context=contexts[name], name=name,
                                      targets=TARGET) for name in files}
         log_preprocessing({"scaler": "StandardScaler", "features": ",".join(features),

@@ -4,6 +4,8 @@ import hashlib
 import os
 import random
 import subprocess
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -143,3 +145,30 @@ def test_public_facade_exports_what_it_declares() -> None:
     for name in glasswatch.repro.__all__:
         assert hasattr(glasswatch.repro, name), name
     assert sorted(glasswatch.repro.__all__) == glasswatch.repro.__all__
+
+
+def test_fix_seeds_sets_torch_and_tensorflow_determinism_when_present(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[str, object]] = []
+    cudnn = types.SimpleNamespace(deterministic=False, benchmark=True)
+    torch = types.SimpleNamespace(
+        manual_seed=lambda s: calls.append(("torch.manual_seed", s)),
+        use_deterministic_algorithms=lambda on, warn_only: calls.append(("torch.deterministic", on)),
+        backends=types.SimpleNamespace(cudnn=cudnn),
+    )
+    tf = types.SimpleNamespace(
+        random=types.SimpleNamespace(set_seed=lambda s: calls.append(("tf.set_seed", s))),
+        config=types.SimpleNamespace(experimental=types.SimpleNamespace(
+            enable_op_determinism=lambda: calls.append(("tf.op_determinism", True)))),
+    )
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    monkeypatch.setitem(sys.modules, "tensorflow", tf)
+    monkeypatch.setenv("PYTHONHASHSEED", "0")
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")
+    report = fix_seeds(9)
+    assert calls == [("torch.manual_seed", 9), ("torch.deterministic", True), ("tf.set_seed", 9),
+                     ("tf.op_determinism", True)]
+    assert (cudnn.deterministic, cudnn.benchmark) == (True, False)
+    assert report["torch"].startswith("9 (deterministic")
+    assert report["tensorflow"] == "9 (op determinism)"
