@@ -47,20 +47,21 @@ Examples
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from glasswatch.core.anomaly import AnomalyScorer
+from glasswatch.core.category_mix import CategoryMix
 from glasswatch.core.detectors import DriftDetector
 from glasswatch.core.digest import state_digest
+from glasswatch.core.signal_alert import alert_kind, make_alert, rate_like
 from glasswatch.core.specs import MonitorSpec, SignalSpec
 from glasswatch.core.summary import WindowSummary
 from glasswatch.core.thresholds import Decision, DynamicThreshold, StaticThreshold
 from glasswatch.core.windows import ClosedWindow, Located, WindowAggregator
-from glasswatch.schemas.alert import Alert, AlertKind, AlertStatus, Lineage, Severity, fingerprint_of
+from glasswatch.schemas.alert import Alert, fingerprint_of
 from glasswatch.schemas.events import LabelEvent
 
 __all__ = ["Located", "ModelMonitor", "MonitorOutput"]
@@ -88,56 +89,6 @@ class _Open:
     sources: dict[str, None] = field(default_factory=dict)
 
 
-class _Mix:
-    """Learned category frequencies of one stream (cumulative, then EW with ``alpha``)."""
-
-    def __init__(self, alpha: float) -> None:
-        self.alpha = alpha
-        self.n = 0
-        self.freqs: dict[str, float] = {}
-
-    def distance(self, freqs: dict[str, float], n: int) -> float | None:
-        """Excess total-variation distance: TV minus the TV that sampling ``n`` events alone gives.
-
-        With reference frequencies ``p``, ``E|p̂ - p| ≈ sqrt(2 p (1 - p) / (π n))`` per category, so
-        the excess is ~0 on an unchanged mix whatever the window's count.
-        """
-        if not self.n or not freqs or n <= 0:
-            return None
-        keys = sorted(self.freqs.keys() | freqs.keys())
-        tv = 0.5 * sum(abs(self.freqs.get(k, 0.0) - freqs.get(k, 0.0)) for k in keys)
-        noise = 0.5 * sum(math.sqrt(2 * p * (1 - p) / (math.pi * n)) for p in self.freqs.values())
-        return tv - noise
-
-    def learn(self, freqs: dict[str, float]) -> None:
-        if not freqs:
-            return
-        self.n += 1
-        a = max(1.0 / self.n, self.alpha)
-        for k in sorted(self.freqs.keys() | freqs.keys()):
-            self.freqs[k] = (1 - a) * self.freqs.get(k, 0.0) + a * freqs.get(k, 0.0)
-
-
-def _fmt(x: float | None) -> str:
-    return "-" if x is None else f"{x:.4g}"
-
-
-def _rate_like(signal: str) -> bool:
-    return signal.endswith((":missing_rate", ":category_mix")) or signal == "anomaly:rate"
-
-
-def _kind(signal: str, source: str) -> AlertKind:
-    if source.startswith("detector:"):
-        return AlertKind.DRIFT_DETECTOR
-    if signal.endswith(":missing_rate"):
-        return AlertKind.MISSING_RATE
-    if signal.startswith("events:"):
-        return AlertKind.EVENT_RATE
-    if signal == "anomaly:rate":
-        return AlertKind.ANOMALY_RATE
-    return AlertKind.THRESHOLD_STATIC if source == "static" else AlertKind.THRESHOLD_DYNAMIC
-
-
 class ModelMonitor:
     """Online monitor of one model; ``spec`` is kept verbatim (see the module docstring)."""
 
@@ -162,7 +113,7 @@ class ModelMonitor:
         )
         self.config_hash = spec.config_hash()
         self._signals: dict[str, _Signal | None] = {}
-        self._mixes: dict[str, _Mix] = {}
+        self._mixes: dict[str, CategoryMix] = {}
         self._open: dict[str, _Open] = {}
 
     @property
@@ -249,7 +200,7 @@ class ModelMonitor:
         mix = self._mixes.get(name)
         if mix is None:
             sig = self.spec.signal(name)
-            mix = self._mixes[name] = _Mix(sig.dynamic.alpha if sig.dynamic else 0.05)
+            mix = self._mixes[name] = CategoryMix(sig.dynamic.alpha if sig.dynamic else 0.05)
         return mix.distance(freqs, n)
 
     def _learn_mix(self, name: str, s: WindowSummary) -> None:
@@ -273,7 +224,7 @@ class ModelMonitor:
         spec = self.spec.signal(name)
         state = None
         if spec.enabled:
-            rate = _rate_like(name)
+            rate = rate_like(name)
             dyn = None
             if (d := spec.dynamic) is not None:
                 floor = d.min_std if d.min_std is not None else (RATE_FLOOR if rate else 0.0)
@@ -307,13 +258,13 @@ class ModelMonitor:
         for source, decision in results:
             if decision.state == "none":
                 continue
-            kind = _kind(name, source)
+            kind = alert_kind(name, source)
             fp = fingerprint_of(self.spec.model, kind.value, name)
             opened = self._open.get(fp)
             if decision.state == "firing":
                 if opened is None:
                     self._open[fp] = _Open(w.end, {source: None})
-                    alerts.append(self._alert(kind, name, source, decision, state.spec, s, w, None))
+                    alerts.append(self._alert(name, source, decision, state.spec, s, None))
                 else:
                     opened.sources[source] = None
             elif opened is not None and source in opened.sources:
@@ -321,51 +272,19 @@ class ModelMonitor:
                 if not opened.sources:
                     del self._open[fp]
                     fired = opened.starts_at
-                    alerts.append(self._alert(kind, name, source, decision, state.spec, s, w, fired))
+                    alerts.append(self._alert(name, source, decision, state.spec, s, fired))
         return alerts
 
     def _alert(
-        self,
-        kind: AlertKind,
-        name: str,
-        source: str,
-        d: Decision,
-        spec: SignalSpec,
-        s: WindowSummary,
-        w: ClosedWindow,
-        fired_at: datetime | None,
+        self, name: str, source: str, d: Decision, spec: SignalSpec, s: WindowSummary, fired: datetime | None
     ) -> Alert:
-        resolved = fired_at is not None
-        lo, hi = d.band
-        evidence: dict[str, Any] = {
-            "signal": name,
-            "source": source,
-            "value": d.value,
-            "window_start": w.start.isoformat(),
-            "window_end": w.end.isoformat(),
-            "count": s.count,
-            "score": d.score,
-        }
-        if source.startswith("detector:"):
-            evidence["detector"] = source.split(":", 1)[1]
-            what = f"drift detected by {evidence['detector']} on {name}"
-        else:
-            evidence["band" if source == "dynamic" else "threshold"] = [lo, hi]
-            what = f"{name} = {_fmt(d.value)} outside [{_fmt(lo)}, {_fmt(hi)}]"
-        replay = f"glasswatch replay --model {self.spec.model}" + "".join(
-            f" --offsets {o.topic}:{o.partition}:{o.first}-{o.last}" for o in w.offsets
-        )
-        return Alert.build(
-            kind=kind,
-            severity=Severity(spec.severity),
+        return make_alert(
             model=self.spec.model,
             signal=name,
-            summary=(f"resolved: {name} back to normal" if resolved else what),
-            starts_at=fired_at if fired_at is not None else w.end,
-            status=AlertStatus.RESOLVED if resolved else AlertStatus.FIRING,
-            labels={"source": source},
-            evidence=evidence,
-            lineage=Lineage(model_version=w.model_version, offsets=w.offsets, config_hash=self.config_hash),
-            replay_command=replay,
-            ends_at=w.end if resolved else None,
+            source=source,
+            decision=d,
+            severity=spec.severity,
+            summary=s,
+            config_hash=self.config_hash,
+            fired_at=fired,
         )

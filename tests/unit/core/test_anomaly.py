@@ -47,5 +47,5 @@ def test_seeded_and_picklable() -> None:
     a = AnomalyScorer(warmup_events=200, window_size=50, stride=1, seed=9)
     b = AnomalyScorer(warmup_events=200, window_size=50, stride=1, seed=9)
     assert flags(a, data[:800]) == flags(b, data[:800])
-    c = pickle.loads(pickle.dumps(a))  # noqa: S301 - our own bytes
+    c = pickle.loads(pickle.dumps(a))
     assert flags(a, data[800:]) == flags(c, data[800:])

@@ -58,7 +58,7 @@ def test_pickle_mid_stream_continues_identically() -> None:
     a = DriftDetector("kswin", seed=3)
     for x in xs[:150]:
         a.update(x)
-    b = pickle.loads(pickle.dumps(a))  # noqa: S301 - our own bytes
+    b = pickle.loads(pickle.dumps(a))
     assert firings(a, xs[150:]) == firings(b, xs[150:])
 
 

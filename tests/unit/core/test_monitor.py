@@ -142,7 +142,7 @@ def test_pickle_mid_stream_then_continue_matches_uninterrupted(
     whole, expected = runs["mean_shift"]
     first = ModelMonitor(SPEC)
     got = run(first, recs[:33_000])
-    restored = pickle.loads(pickle.dumps(first))  # noqa: S301 - our own bytes
+    restored = pickle.loads(pickle.dumps(first))
     assert restored.state_digest() == first.state_digest()
     got += run(restored, recs[33_000:])
     assert got == expected

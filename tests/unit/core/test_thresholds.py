@@ -105,7 +105,7 @@ def test_min_std_and_count_scaling_widen_the_band() -> None:
 def test_clean_gaussian_has_no_false_alarms_and_pickles() -> None:
     th = warmed(n=5000, warmup=20, k=5.0)
     assert th.n_learned > 4900
-    copy = pickle.loads(pickle.dumps(th))  # noqa: S301 - our own bytes
+    copy = pickle.loads(pickle.dumps(th))
     assert states(copy, [100.0, 130.0, 130.0]) == states(th, [100.0, 130.0, 130.0])
 
 

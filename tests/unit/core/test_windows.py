@@ -119,7 +119,7 @@ def test_advance_closes_idle_windows_and_labels_are_ignored() -> None:
 def test_features_filter_categorical_override_and_pickle() -> None:
     w = WindowAggregator("m", size_seconds=10, features=["x"], categorical=["x"])
     w.update_many([ev(0, 1, 1.0), ev(1, 2, 2.0)])
-    w2 = pickle.loads(pickle.dumps(w))  # noqa: S301 - our own bytes
+    w2 = pickle.loads(pickle.dumps(w))
     out = w2.update_many([ev(2, 15)])
     s = out.closed[0].summaries
     assert "feature:c" not in s
