@@ -52,8 +52,9 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
             help="Git repository whose commit/dirty state is recorded; monitors/<model>.yaml "
             "is read from here.")] = _HERE,
         no_desktop: bool = typer.Option(False, "--no-desktop", help="Do not try desktop notifications."),
-        system_metrics_interval: float | None = typer.Option(
-            None, help="Seconds between MLflow system-metric samples (default: MLflow's, 10)."),
+        system_metrics_interval: float = typer.Option(
+            1.0, min=0.1, help="Seconds between MLflow system-metric samples. MLflow's own default "
+            "(10 s) is longer than this example run, which would then record none."),
         price_table: Annotated[Path | None, typer.Option(
             help="YAML price table {hourly: {<instance type>: usd}, per_cpu_hour: usd} for the "
             "estimated cost (default: built-in list prices). Instance type: "
