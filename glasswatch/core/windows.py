@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from glasswatch.core.summary import WindowSummary
+from glasswatch.core.summary import WindowSummary, describe
 from glasswatch.schemas.alert import OffsetRange
 from glasswatch.schemas.events import FeatureEvent, LabelEvent, PredictionEvent
 
@@ -293,65 +293,22 @@ class WindowAggregator:
             if s == "events":
                 times = np.sort(np.fromiter((t for p in panes for t in p.times), dtype=np.int64))
                 gaps = np.diff(times) / 1000.0 if len(times) > 1 else np.empty(0)
-                summaries[s] = self._summary(s, common, [], len(times), gaps)
+                summaries[s] = self._summary(s, common, gaps, len(times))
             elif s.startswith("feature:"):
                 name = s[8:]
-                summaries[s] = self._summary(s, common, [f.get(name) for f in rows], len(rows), None, name)
+                values = [f.get(name) for f in rows]
+                summaries[s] = self._summary(s, common, values, len(rows), name in self.categorical)
             elif s == "prediction":
-                summaries[s] = self._summary(s, common, preds, len(preds), None)
+                summaries[s] = self._summary(s, common, preds, len(preds))
             elif s == "latency":
-                summaries[s] = self._summary(s, common, lats, len(lats), None)
+                summaries[s] = self._summary(s, common, lats, len(lats))
             else:
                 vals = [v for x in extras if (v := x.get(s)) is not None]
-                summaries[s] = self._summary(s, common, [], len(vals), np.asarray(vals, dtype=np.float64))
+                summaries[s] = self._summary(s, common, np.asarray(vals, dtype=np.float64), len(vals))
         return ClosedWindow(start_dt, end_dt, summaries, offsets, version)
 
     def _summary(
-        self,
-        stream: str,
-        common: dict[str, Any],
-        values: list[Any],
-        count: int,
-        numeric: np.ndarray | None,
-        feature: str | None = None,
+        self, stream: str, common: dict[str, Any], values: Any, count: int, categorical: bool = False
     ) -> WindowSummary:
-        """Statistics of ``numeric`` or, if ``None``, of ``values`` (numbers, categories, ``None``)."""
-        freqs: dict[str, float] = {}
-        missing = 0
-        if numeric is None:
-            cat = feature is not None and feature in self.categorical
-            try:
-                if cat:
-                    raise ValueError
-                a = np.array(values, dtype=np.float64)  # None -> nan (events never carry nan)
-                present = ~np.isnan(a)
-                numeric = a[present]
-                missing = count - int(present.sum())
-            except (ValueError, TypeError):
-                nums: list[float] = []
-                cats: dict[str, int] = {}
-                for v in values:
-                    if v is None:
-                        missing += 1
-                    elif isinstance(v, str) or cat:
-                        cats[str(v)] = cats.get(str(v), 0) + 1
-                    else:
-                        nums.append(float(v))
-                numeric = np.asarray(nums, dtype=np.float64)
-                n_cat = sum(cats.values())
-                freqs = {c: n / n_cat for c, n in sorted(cats.items())}
-        stats: dict[str, float] = {}
-        if len(numeric):
-            q = np.quantile(numeric, (0.05, 0.5, 0.95))
-            stats = {
-                "mean": float(numeric.mean()),
-                "std": float(numeric.std(ddof=1)) if len(numeric) > 1 else 0.0,
-                "min": float(numeric.min()),
-                "max": float(numeric.max()),
-                "p05": float(q[0]),
-                "p50": float(q[1]),
-                "p95": float(q[2]),
-            }
-        return WindowSummary(
-            model=self.model, stream=stream, count=count, missing=missing, categories=freqs, **common, **stats
-        )
+        stats = describe(values, count, categorical=categorical)
+        return WindowSummary(model=self.model, stream=stream, **common, **stats)
