@@ -86,6 +86,7 @@ class RouterRuntime:
         clock: Callable[[], datetime] = _utcnow,
         poll_timeout: float = 1.0,
         redact: Callable[[object], str] = str,
+        max_backlog: int = 10_000,
     ) -> None:
         self.bootstrap = bootstrap
         self.alerts_topic = alerts_topic
@@ -104,6 +105,9 @@ class RouterRuntime:
         self._committed: dict[tuple[str, int], int] = {}
         self._inflight: dict[int, tuple[Delivery, asyncio.Task[NotifyError | None]]] = {}
         self._dead_lettered: set[str] = set()
+        self.max_backlog = max_backlog
+        """Pause consuming while this many notifications wait (a long outage must not eat memory)."""
+        self._paused = False
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -218,6 +222,7 @@ class RouterRuntime:
             if wake is None
             else min(self.poll_timeout, max((wake - now).total_seconds(), 0))
         )
+        self._backpressure()
         batch = await self._consumer.getmany(timeout_ms=int(timeout * 1000), max_records=500)
         count = 0
         for tp, records in batch.items():
@@ -251,6 +256,19 @@ class RouterRuntime:
                     continue
                 self.dispatcher.ingest(alert, self.clock(), ref)
         return count
+
+    def _backpressure(self) -> None:
+        """Pause the alert partitions while the backlog is full; resume below half (keeps heartbeats)."""
+        assert self._consumer is not None
+        backlog = self.dispatcher.backlog
+        if not self._paused and backlog >= self.max_backlog:
+            self._consumer.pause(*self._consumer.assignment())
+            self._paused = True
+            log.warning("router: %d notifications waiting; pausing consumption", backlog)
+        elif self._paused and backlog < self.max_backlog // 2:
+            self._consumer.resume(*self._consumer.assignment())
+            self._paused = False
+            log.info("router: backlog down to %d; resuming consumption", backlog)
 
     async def _refresh_silences(self) -> None:
         if self._silence_consumer is None:

@@ -398,3 +398,47 @@ route: {{receiver: pd, group_by: [signal], group_wait: 0s, group_interval: 1s}}
         triggers = [k for act, k in pd.events() if act == "trigger"]
         assert sorted(triggers) == sorted(a.fingerprint for a in crit), log.read_text()
         assert PD_KEY not in log.read_text()
+
+
+def test_backpressure_pauses_consumption_during_an_outage_and_loses_nothing(kafka_bootstrap: str) -> None:
+    asyncio.run(_backpressure_scenario(kafka_bootstrap))
+
+
+async def _backpressure_scenario(bootstrap: str) -> None:
+    topics = {p: unique_topic(p) for p in ("alerts", "dlq", "silences", "group")}
+    await create_topic(bootstrap, topics["alerts"], 1)
+    first = [alert(f"feature:b{i}", severity=Severity.CRITICAL) for i in range(4)]
+    later = [alert(f"feature:l{i}", severity=Severity.CRITICAL) for i in range(4)]
+    with FakePagerDuty() as pd, FakeSlack() as slack:
+        config = routing(pd, slack)  # type: ignore[arg-type]
+        pd.script(*[Reply(503) for _ in range(10_000)])  # down until we clear the script
+        rt = make_runtime(bootstrap, config, pd, topics)  # type: ignore[arg-type]
+        rt.max_backlog = 3
+        stop = asyncio.Event()
+        task = asyncio.create_task(rt.run(stop))
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            for a in first:
+                await publish(producer, topics["alerts"], a)
+            await until(lambda: rt._paused, what="the router to pause", task=task)
+            for a in later:
+                await publish(producer, topics["alerts"], a)
+            await asyncio.sleep(1.0)
+            seen = rt.dispatcher.committable()[(topics["alerts"], 0)]
+            assert seen == 0  # nothing settled for pd, and the later alerts were not even read
+            assert (
+                rt.dispatcher._offsets[(topics["alerts"], 0)].max_seen == len(first) - 1
+            )  # later ones unread
+            with pd._lock:
+                pd._script.clear()  # the outage ends
+            await until(lambda: len(pd.accepted) == 8, timeout=60, what="every page", task=task)
+            await until(
+                lambda: not rt._paused and rt.dispatcher.backlog == 0, what="resumed and idle", task=task
+            )
+            stop.set()
+            await task
+        finally:
+            await producer.stop()
+        triggers = [k for act, k in pd.events() if act == "trigger"]
+        assert sorted(triggers) == sorted(a.fingerprint for a in [*first, *later])
