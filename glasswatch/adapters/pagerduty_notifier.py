@@ -76,6 +76,12 @@ def trigger_kwargs(alert: Alert) -> dict[str, Any]:
     }
 
 
+def _not_the_disabled_retry_notice(record: logging.LogRecord) -> bool:
+    """Drop the library's "exceeded maximum number of attempts (-1)" error: that is our setting
+    handing the response back, not a failure (the router logs the outcome itself)."""
+    return "Non-transient HTTP error" not in str(record.msg)
+
+
 class PagerDutyNotifier:
     """Sends triggers and resolves for the alerts of a notification; see the module docstring."""
 
@@ -99,6 +105,7 @@ class PagerDutyNotifier:
         self._client.max_network_attempts = 0
         client_log = logging.getLogger(f"{__name__}.client.{name}")
         client_log.addFilter(RedactingFilter(self._redact))
+        client_log.addFilter(_not_the_disabled_retry_notice)
         self._client.log = client_log
         self._accepted: OrderedDict[str, None] = OrderedDict()
 
