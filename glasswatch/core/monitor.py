@@ -126,13 +126,19 @@ class ModelMonitor:
         return state_digest(self)
 
     def update_many(self, records: Sequence[Located]) -> MonitorOutput:
-        """Add a batch of events (in arrival order) and evaluate every window that closed."""
+        """Add a batch of events (in arrival order) and evaluate every window that closed.
+
+        Label events are skipped; an event of another model raises ``ValueError``.
+        """
         late: list[Located] = []
         windows, scorer = self.windows, self.scorer
+        model = self.spec.model
         for rec in records:
             ev = rec.event
             if isinstance(ev, LabelEvent):
                 continue
+            if ev.model != model:
+                raise ValueError(f"event of model {ev.model!r} fed to the monitor of {model!r}")
             t = windows.accept(rec)
             if t is None:
                 late.append(rec)

@@ -220,3 +220,8 @@ def test_prediction_class_mix_change_on_hopping_windows() -> None:
     assert firing
     assert recs[change].event.event_time <= firing[0].starts_at <= recs[change].event.event_time + 3 * WINDOW
     assert firing[0].lineage.offsets[0].partition == 1
+
+
+def test_events_of_another_model_are_refused() -> None:
+    with pytest.raises(ValueError, match="model 'other'"):
+        ModelMonitor(SPEC).update_many(simulate(3, model="other"))
