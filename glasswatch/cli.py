@@ -41,13 +41,15 @@ def load_settings() -> Settings:
 
     ``GLASSWATCH_KAFKA_BOOTSTRAP`` is accepted as a short alias of ``GLASSWATCH_KAFKA__BOOTSTRAP``.
     """
-    short = os.environ.get("GLASSWATCH_KAFKA_BOOTSTRAP")
-    if short and not os.environ.get("GLASSWATCH_KAFKA__BOOTSTRAP"):
-        os.environ["GLASSWATCH_KAFKA__BOOTSTRAP"] = short
     try:
-        return Settings()
+        settings = Settings()
     except PydanticValidationError as exc:
         raise ConfigError(f"invalid GLASSWATCH_* environment settings:\n{exc}") from exc
+    short = os.environ.get("GLASSWATCH_KAFKA_BOOTSTRAP")
+    if short and not os.environ.get("GLASSWATCH_KAFKA__BOOTSTRAP"):
+        kafka = settings.kafka.model_copy(update={"bootstrap": short})
+        settings = settings.model_copy(update={"kafka": kafka})
+    return settings
 
 
 def _register_all(settings: Callable[[], Settings]) -> None:

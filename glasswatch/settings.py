@@ -3,8 +3,7 @@
 
 Examples
 --------
->>> s = Settings()
->>> s.kafka.bootstrap, s.topics.dead_letters
+>>> KafkaSettings().bootstrap, TopicSettings().dead_letters
 ('127.0.0.1:9092', 'glasswatch-dlq')
 >>> Settings(kafka=KafkaSettings(bootstrap="b:1")).kafka.bootstrap
 'b:1'
