@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "glasswatch.commands.worker",
     "glasswatch.commands.traffic",
     "glasswatch.commands.demo",
+    "glasswatch.commands.replay",
     "glasswatch.commands.training",
     "glasswatch.commands.routing",
 )
