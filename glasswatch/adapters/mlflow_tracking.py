@@ -32,6 +32,13 @@ Decisions
   digest (of the DataFrame) is kept as is, because its column is too short for a sha256.
 * The git diff is logged as an artifact when the tree is dirty. It can contain anything the
   author typed; it is not scanned for secrets (do not keep secrets in tracked files).
+* MLflow modules that register import hooks are imported *before* the run starts
+  (:func:`preload_mlflow`). MLflow 3.17's system-metrics thread builds an ``MlflowClient``
+  every sample, which tries ``import pyspark`` and so takes the interpreter's import lock and
+  then MLflow's import-hook lock; a first import of ``mlflow.models.evaluation`` in the main
+  thread takes them in the opposite order. Both threads then wait forever (seen in the
+  integration tests, thread dump in the issue note). With the modules loaded up front the
+  main thread never holds the hook lock during a run of our pipeline.
 * Status: MLflow's own ``start_run`` context marks the run FAILED on an exception (KILLED on
   ``KeyboardInterrupt``); run time and cost are logged before that in every case.
 """
@@ -40,6 +47,7 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
+import importlib
 import logging
 import time
 import warnings
@@ -68,7 +76,16 @@ from glasswatch.core.repro import (
 )
 from glasswatch.errors import ConfigError, TrackingError
 
-__all__ = ["TAG", "TrackedRun", "log_dataset", "log_preprocessing", "pandas_dataset", "tracked_run"]
+__all__ = [
+    "TAG",
+    "TrackedRun",
+    "import_pyfunc_quietly",
+    "log_dataset",
+    "log_preprocessing",
+    "pandas_dataset",
+    "preload_mlflow",
+    "tracked_run",
+]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +105,28 @@ class TrackedRun:
     git: GitInfo
     env: EnvInfo
     instance_type: str
+
+
+def import_pyfunc_quietly() -> None:
+    """Import ``mlflow.pyfunc`` without its import-time ``UserWarning``.
+
+    MLflow 3.17 infers schemas of its own agent types when ``mlflow.pyfunc`` is first imported
+    and warns "Any type hint is inferred as AnyType" about them: noise we cannot act on, fatal
+    under ``filterwarnings = error``. Later imports are free (module cache).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*Any type hint is inferred as AnyType", UserWarning)
+        importlib.import_module("mlflow.pyfunc")
+
+
+def preload_mlflow() -> None:
+    """Import the MLflow modules that register import hooks, before any background thread runs.
+
+    See the module notes: avoids a lock-order deadlock with the system-metrics thread.
+    """
+    import_pyfunc_quietly()
+    importlib.import_module("mlflow.models.evaluation.evaluator_registry")  # runs its hook now
+    importlib.import_module("mlflow.models.evaluation.utils.trace")
 
 
 def _user() -> str:
@@ -149,6 +188,7 @@ def tracked_run(
     if system_metrics_interval is not None:
         mlflow.set_system_metrics_sampling_interval(system_metrics_interval)  # type: ignore[no-untyped-call]
         mlflow.set_system_metrics_samples_before_logging(1)  # type: ignore[no-untyped-call]
+    preload_mlflow()
     seeds = fix_seeds(seed)
     git = git_info(repo)
     envi = env_info(lock_file=lock_file if lock_file is not None else Path(repo) / "uv.lock")

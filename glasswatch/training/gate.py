@@ -22,7 +22,6 @@ Decisions
 
 from __future__ import annotations
 
-import importlib
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,26 +35,14 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import MetricThreshold
 from mlflow.tracking import MlflowClient
 
+from glasswatch.adapters.mlflow_tracking import import_pyfunc_quietly
 from glasswatch.errors import GateFailed
 from glasswatch.schemas.alert import Alert, AlertKind, Lineage, Severity
 from glasswatch.training.notify import AlertSink, desktop_notify, log_alert
 
-__all__ = ["GateConfig", "GateResult", "champion_version", "enforce", "evaluate_gate", "gate_alert",
-           "import_pyfunc_quietly"]
+__all__ = ["GateConfig", "GateResult", "champion_version", "enforce", "evaluate_gate", "gate_alert"]
 
 _EVALUATOR_CONFIG = {"log_model_explainability": False}
-
-
-def import_pyfunc_quietly() -> None:
-    """Import ``mlflow.pyfunc`` without its import-time ``UserWarning``.
-
-    MLflow 3.17 infers schemas of its own agent types when ``mlflow.pyfunc`` is first imported
-    and warns "Any type hint is inferred as AnyType" about them: noise we cannot act on, fatal
-    under ``filterwarnings = error``. Later imports are free (module cache).
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*Any type hint is inferred as AnyType", UserWarning)
-        importlib.import_module("mlflow.pyfunc")
 
 
 @dataclass(frozen=True)

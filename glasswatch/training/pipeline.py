@@ -53,6 +53,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from glasswatch.adapters.mlflow_tracking import import_pyfunc_quietly
 from glasswatch.core.specs import load_spec_text
 from glasswatch.errors import GateFailed
 from glasswatch.repro import (
@@ -66,7 +67,7 @@ from glasswatch.repro import (
 )
 from glasswatch.schemas.alert import Lineage
 from glasswatch.training import explain
-from glasswatch.training.gate import GateConfig, enforce, evaluate_gate, import_pyfunc_quietly
+from glasswatch.training.gate import GateConfig, enforce, evaluate_gate
 from glasswatch.training.notify import AlertSink, desktop_notify, log_alert
 
 __all__ = ["TARGET", "TrainConfig", "TrainResult", "load_splits", "model_hash", "train"]
