@@ -67,12 +67,18 @@ class WorkerSettings(_Section):
     app_id: str = "glasswatch"
     data_dir: Path = Path(".glasswatch/worker")
     web_port: int = Field(default=6066, ge=1, le=65535)
+    public_url: str | None = None
+    """Base URL of the worker's pages in alert links (default ``http://127.0.0.1:<web_port>``)."""
     monitors: bool = True
     """Run the online monitors (windows, thresholds, drift detectors, anomaly scoring)."""
     monitor_specs: Path | None = None
     """A YAML monitor spec file or a folder of them; models without a spec get the defaults."""
     store: str = "rocksdb://"
     """Faust table store: ``rocksdb://`` (rocksdict) persists across restarts; ``memory://`` not."""
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://127.0.0.1:{self.web_port}").rstrip("/")
 
 
 class MlflowSettings(_Section):

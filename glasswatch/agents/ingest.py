@@ -24,6 +24,7 @@ from typing import Any
 from glasswatch.core.partition import PartitionState, SpecLookup, default_spec
 from glasswatch.core.validate import Limits, Reject, decode
 from glasswatch.core.windows import Located
+from glasswatch.schemas.alert import Alert
 from glasswatch.schemas.dead_letter import DeadLetter
 from glasswatch.streams.app import GlasswatchApp
 from glasswatch.streams.context import event_context
@@ -60,6 +61,7 @@ async def process_batch(
     metrics: IngestMetrics | None = None,
     monitors: bool = True,
     spec_for: SpecLookup = default_spec,
+    on_alert: Callable[[Alert], None] | None = None,
 ) -> int:
     """Process one batch of Kafka events; returns how many typed events were applied."""
     started = time.perf_counter()
@@ -115,8 +117,11 @@ async def process_batch(
                 state.pending.clear()
                 outputs = []
             for model, out in outputs:
-                for alert in out.alerts:
+                for raw_alert in out.alerts:
+                    alert = raw_alert.with_base_url(gw.settings.worker.base_url)
                     outbox.append((gw.alerts, alert.fingerprint.encode(), alert.model_dump_json().encode()))
+                    if on_alert is not None:
+                        on_alert(alert)
                 for window in out.windows:
                     for summary in window.summaries.values():
                         outbox.append((gw.windows, model.encode(), summary.model_dump_json().encode()))
@@ -181,6 +186,7 @@ def attach_ingest(
     metrics: IngestMetrics | None = None,
     monitors: bool = True,
     spec_for: SpecLookup = default_spec,
+    on_alert: Callable[[Alert], None] | None = None,
 ) -> Any:
     """Register the ingest agent on ``gw.app`` and return it."""
     v = gw.settings.validation
@@ -189,7 +195,14 @@ def attach_ingest(
     async def ingest(stream: Any) -> None:
         async for events in stream.take_events(batch_size, within=linger_s):
             await process_batch(
-                gw, events, limits=limits, clock=clock, metrics=metrics, monitors=monitors, spec_for=spec_for
+                gw,
+                events,
+                limits=limits,
+                clock=clock,
+                metrics=metrics,
+                monitors=monitors,
+                spec_for=spec_for,
+                on_alert=on_alert,
             )
 
     return gw.app.agent(gw.inputs, name="glasswatch.ingest")(ingest)

@@ -28,6 +28,8 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     from glasswatch.adapters.kafka_admin import ensure_topics, glasswatch_topics
     from glasswatch.agents.ingest import IngestMetrics, attach_ingest
     from glasswatch.streams.app import create_app
+    from glasswatch.schemas.alert import Alert
+    from glasswatch.web.alerts import AlertBook, attach_alert_pages
     from glasswatch.web.stats import attach_web
 
     loop = asyncio.new_event_loop()
@@ -37,13 +39,23 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
         logging.getLogger("glasswatch").info("created topics: %s", ", ".join(created))
     gw = create_app(settings)
     metrics = IngestMetrics()
+    book = AlertBook()
     attach_ingest(
         gw,
         metrics=metrics,
         monitors=settings.worker.monitors,
         spec_for=spec_lookup(settings.worker.monitor_specs),
+        on_alert=book.add,
     )
     attach_web(gw, metrics)
+
+    async def load_from_topic(fingerprint: str) -> list[Alert]:
+        from glasswatch.commands.traffic import read_topic_json
+
+        docs = await read_topic_json(settings.kafka.bootstrap, settings.topics.alerts, timeout_s=10.0)
+        return [Alert.model_validate(d) for d in docs if d.get("fingerprint") == fingerprint]
+
+    attach_alert_pages(gw.app, book, load_from_topic)
     worker = Worker(gw.app, loglevel=loglevel, loop=loop, quiet=True)
     worker.execute_from_commandline()
 

@@ -97,7 +97,8 @@ def fingerprint_of(model: str, kind: str, signal: str) -> str:
     return hashlib.sha256(f"{model}\x1f{kind}\x1f{signal}".encode()).hexdigest()[:16]
 
 
-PLAYBOOK_BASE = "docs/playbooks"
+PLAYBOOK_BASE = "http://127.0.0.1:6066/playbooks"
+"""Served by the worker (``/playbooks/<kind>.md``); the files live in ``docs/playbooks/``."""
 DASHBOARD_BASE = "http://127.0.0.1:6066/alerts"
 
 
@@ -122,6 +123,17 @@ class Alert(BaseModel):
     replay_command: str | None = None
     starts_at: datetime
     ends_at: datetime | None = None
+
+    def with_base_url(self, base: str) -> Alert:
+        """The same alert with its dashboard and playbook links on the worker at ``base``."""
+        base = base.rstrip("/")
+        links = self.links.model_copy(
+            update={
+                "dashboard": f"{base}/alerts/{self.fingerprint}/",
+                "playbook": f"{base}/playbooks/{self.kind.value}.md",
+            }
+        )
+        return self.model_copy(update={"links": links})
 
     @classmethod
     def build(
@@ -162,7 +174,7 @@ class Alert(BaseModel):
             evidence=evidence or {},
             lineage=lineage or Lineage(),
             links=Links(
-                dashboard=f"{dashboard_base}/{fp}",
+                dashboard=f"{dashboard_base}/{fp}/",
                 playbook=f"{playbook_base}/{kind.value}.md",
                 mlflow_run=mlflow_run_url,
             ),

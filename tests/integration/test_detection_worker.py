@@ -124,3 +124,23 @@ def test_replay_from_kafka_reproduces_the_alert_exactly(detection_run: dict[str,
     assert same[0].evidence == alert.evidence
     assert any(w["stream"] == "feature:x0" for w in report["windows"])
     assert sum(1 for _ in dump.open()) == report["messages"]
+
+
+def test_every_alert_links_to_a_working_dashboard_page_and_playbook(detection_run: dict[str, Any]) -> None:
+    import urllib.request
+
+    alerts = detection_run["alerts"]
+    kinds_seen = {a.kind for a in alerts}
+    assert len(kinds_seen) >= 3
+    for kind in kinds_seen:
+        a = next(x for x in alerts if x.kind is kind)
+        with urllib.request.urlopen(a.links.dashboard, timeout=10) as resp:  # noqa: S310 (local worker)
+            page = resp.read().decode()
+        assert resp.status == 200
+        assert a.fingerprint in a.links.dashboard
+        assert a.signal in page
+        assert "glasswatch replay --model" in page
+        with urllib.request.urlopen(a.links.playbook, timeout=10) as resp:  # noqa: S310
+            playbook = resp.read().decode()
+        assert "How to check" in playbook
+        assert "How to fix" in playbook
