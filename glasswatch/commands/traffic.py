@@ -31,6 +31,7 @@ async def simulate_traffic(
     seed: int = 42,
     topic: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    start: datetime | None = None,
 ) -> dict[str, int]:
     """Publish ``events`` good events and ``bad`` malformed messages; returns what was sent."""
     from glasswatch.adapters.kafka_admin import ensure_topics, glasswatch_topics
@@ -40,7 +41,8 @@ async def simulate_traffic(
     await ensure_topics(settings.kafka.bootstrap, glasswatch_topics(settings))
     virtual_rate = rate or 100.0
     now = datetime.now(UTC)
-    start = now if rate else now - timedelta(seconds=events / virtual_rate)
+    if start is None:
+        start = now if rate else now - timedelta(seconds=events / virtual_rate)
     gen = TrafficGenerator(model=model, seed=seed, start=start, rate_per_s=virtual_rate)
     sent = Counter[str]()
     bad_every = max(1, events // bad) if bad else 0

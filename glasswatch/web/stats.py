@@ -62,8 +62,23 @@ def attach_web(gw: GlasswatchApp, metrics: IngestMetrics) -> None:
     async def stats_view(web: Any, request: Any) -> Any:
         return web.json(snapshot(gw, metrics))
 
+    @app.page("/glasswatch/monitors/")
+    async def monitors_view(web: Any, request: Any) -> Any:
+        """Per source partition and model: the monitor's state digest and open alerts (for audits
+        and the restart test; computing digests is slow with anomaly scoring, hence its own page)."""
+        out: dict[str, Any] = {}
+        for key, value in gw.state.items():
+            if not value:
+                continue
+            st: PartitionState = pickle.loads(zlib.decompress(value))  # noqa: S301 (our own changelog)
+            out[key] = {
+                model: {"digest": mon.state_digest(), "open_alerts": sorted(mon.open_alerts)}
+                for model, mon in st.monitors.items()
+            }
+        return web.json(out)
+
     @app.page("/metrics/")
     async def metrics_view(web: Any, request: Any) -> Any:
         return web.text(prometheus_text(snapshot(gw, metrics)), content_type="text/plain; version=0.0.4")
 
-    del stats_view, metrics_view
+    del stats_view, metrics_view, monitors_view

@@ -7,13 +7,16 @@ import math
 import signal
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from glasswatch.commands.traffic import read_dead_letters, simulate_traffic
+from glasswatch.commands.traffic import read_dead_letters, read_topic_json, simulate_traffic
+from glasswatch.core.monitor import ModelMonitor
+from glasswatch.core.specs import MonitorSpec
 from glasswatch.core.stats import ModelStats
+from glasswatch.core.windows import Located
 from glasswatch.core.traffic import MALFORMED_KINDS, TrafficGenerator
 from glasswatch.core.validate import decode
 from glasswatch.schemas import DeadLetter, PredictionEvent
@@ -21,6 +24,8 @@ from glasswatch.schemas import DeadLetter, PredictionEvent
 from .worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
+
+SIM_START = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
 
 
 @pytest.fixture
@@ -86,19 +91,53 @@ def test_good_events_counted_and_every_malformed_one_dead_lettered(worker: Worke
     )
 
 
+def _uninterrupted(bootstrap: str, model: str, topic: str, partition: int) -> tuple[str, set[str]]:
+    """Digest and alert ids of a monitor fed the partition's events of ``model`` in one go."""
+    from glasswatch.adapters.kafka_reader import read_range
+    from glasswatch.core.validate import Limits
+
+    msgs = asyncio.run(read_range(bootstrap, topic, partition, 0, 10**9))
+    no_skew = Limits(max_clock_skew_s=math.inf, max_age_s=math.inf)
+    recs = [
+        Located(ev, m.topic, m.partition, m.offset)
+        for m in msgs
+        for ev in decode(m.value, now=datetime.now(UTC), limits=no_skew).events
+        if ev.model == model
+    ]
+    mon = ModelMonitor(MonitorSpec(model=model))
+    alert_ids: set[str] = set()
+    for i in range(0, len(recs), 777):
+        alert_ids |= {a.id for a in mon.update_many(recs[i : i + 777]).alerts}
+    return mon.state_digest(), alert_ids
+
+
 def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(worker: WorkerProcess) -> None:
-    """Single-event messages (the slow path) so the kill lands mid-stream; two models, two partitions."""
+    """Single-event messages (the slow path) so the kill lands mid-stream; two models, two partitions.
+
+    After the restart the statistics equal an uninterrupted computation, each model's monitor
+    has the *same state digest* as a monitor fed the same events without interruption, and the
+    alerts topic holds exactly the uninterrupted run's alerts (re-sent copies share their id).
+    """
     n = 12_000
     models = ["alpha", "beta"]
     for m in models:
-        asyncio.run(simulate_traffic(worker.settings, model=m, events=n, batch_size=1, seed=5))
+        asyncio.run(
+            simulate_traffic(worker.settings, model=m, events=n, batch_size=1, seed=5, start=SIM_START)
+        )
     worker.start()
     worker.wait_for(lambda s: s["accepted"] >= 3000, timeout_s=120)
     worker.kill(signal.SIGKILL)
     first_run = worker.log_tail()
     worker.start()
-    snap = worker.wait_for(lambda s: s["accepted"] >= 2 * n, timeout_s=240)
+    snap = worker.wait_for(lambda s: s["accepted"] >= 2 * n, timeout_s=300)
     assert snap["accepted"] == 2 * n, first_run
+    monitors = worker.get("/glasswatch/monitors/")
+    alerts = asyncio.run(read_topic_json(worker.settings.kafka.bootstrap, worker.settings.topics.alerts))
     for m in models:
         assert snap["models"][m]["events"] == {"prediction": n}
         _assert_same_stats(snap["models"][m]["features"], _expected_stats(m, n, seed=5))
+        (key,) = [k for k, v in monitors.items() if m in v]
+        topic, partition = key.rsplit(":", 1)
+        digest, alert_ids = _uninterrupted(worker.settings.kafka.bootstrap, m, topic, int(partition))
+        assert monitors[key][m]["digest"] == digest
+        assert {a["id"] for a in alerts if a["model"] == m} == alert_ids

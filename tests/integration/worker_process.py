@@ -81,6 +81,13 @@ class WorkerProcess:
         except Exception:
             return None
 
+    def get(self, path: str) -> Any:
+        import json
+        import urllib.request
+
+        with urllib.request.urlopen(self.url + path, timeout=60) as resp:  # noqa: S310 (local worker)
+            return json.loads(resp.read())
+
     def wait_for(
         self, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 120.0
     ) -> dict[str, Any]:
