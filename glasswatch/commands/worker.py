@@ -27,8 +27,8 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
 
     from glasswatch.adapters.kafka_admin import ensure_topics, glasswatch_topics
     from glasswatch.agents.ingest import IngestMetrics, attach_ingest
-    from glasswatch.streams.app import create_app
     from glasswatch.schemas.alert import Alert
+    from glasswatch.streams.app import create_app
     from glasswatch.web.alerts import AlertBook, attach_alert_pages
     from glasswatch.web.stats import attach_web
 

@@ -44,15 +44,26 @@ def detection_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
     worker.env = lambda: {**env(), "GLASSWATCH_WORKER__MONITOR_SPECS": str(spec)}  # type: ignore[method-assign]
     start = datetime.now(UTC) - timedelta(seconds=CLEAN_N / 100 + 60)
     streams = {
-        c: simulate(N, n_features=4, change=c, change_at=CHANGE_AT, revert_at=REVERT_AT, magnitude=m,
-                    seed=7, model=c, start=start)  # type: ignore[arg-type]
+        c: simulate(
+            N,
+            n_features=4,
+            change=c,
+            change_at=CHANGE_AT,
+            revert_at=REVERT_AT,
+            magnitude=m,
+            seed=7,
+            model=c,
+            start=start,
+        )  # type: ignore[arg-type]
         for c, (m, *_) in SCENARIOS.items()
     }
     streams["clean"] = simulate(CLEAN_N, n_features=4, seed=11, model="clean", start=start)
     total = sum(len(v) for v in streams.values())
 
     async def publish() -> None:
-        async with Publisher(kafka_bootstrap, topic=worker.settings.topics.predictions, batch_size=500) as pub:
+        async with Publisher(
+            kafka_bootstrap, topic=worker.settings.topics.predictions, batch_size=500
+        ) as pub:
             for recs in streams.values():
                 for r in recs:
                     await pub.publish(r.event)
@@ -62,8 +73,10 @@ def detection_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
         asyncio.run(publish())
         snap = worker.wait_for(lambda s: s["accepted"] >= total, timeout_s=600)
         assert snap["rejected"] == 0, snap["rejects"]
-        alerts = [Alert.model_validate(a) for a in
-                  asyncio.run(read_topic_json(kafka_bootstrap, worker.settings.topics.alerts))]
+        alerts = [
+            Alert.model_validate(a)
+            for a in asyncio.run(read_topic_json(kafka_bootstrap, worker.settings.topics.alerts))
+        ]
         yield {"streams": streams, "alerts": alerts, "snap": snap, "bootstrap": kafka_bootstrap}
     finally:
         worker.stop()
@@ -96,7 +109,9 @@ def test_a_clean_stream_of_100k_events_raises_no_alert(detection_run: dict[str, 
     assert detection_run["snap"]["models"]["clean"]["events"] == {"prediction": CLEAN_N}
 
 
-def test_replay_from_kafka_reproduces_the_alert_exactly(detection_run: dict[str, Any], tmp_path: Path) -> None:
+def test_replay_from_kafka_reproduces_the_alert_exactly(
+    detection_run: dict[str, Any], tmp_path: Path
+) -> None:
     """The glass-box promise: the alert's offsets, replayed with the same spec, give the same alert."""
     import json as _json
 
@@ -112,8 +127,20 @@ def test_replay_from_kafka_reproduces_the_alert_exactly(detection_run: dict[str,
     spec.write_text("model: mean_shift\nwindow: {size_seconds: 10}\n")
     dump = tmp_path / "events.jsonl"
     env = {"GLASSWATCH_KAFKA__BOOTSTRAP": detection_run["bootstrap"]}
-    args = ["replay", "--model", "mean_shift", "--offsets", f"{off.topic}:{off.partition}:{off.first}-{off.last}",
-            "--from", "0", "--spec", str(spec), "--dump", str(dump), "--json"]
+    args = [
+        "replay",
+        "--model",
+        "mean_shift",
+        "--offsets",
+        f"{off.topic}:{off.partition}:{off.first}-{off.last}",
+        "--from",
+        "0",
+        "--spec",
+        str(spec),
+        "--dump",
+        str(dump),
+        "--json",
+    ]
     result = CliRunner().invoke(app, args, env=env)
     assert result.exit_code == 0, result.output
     (report,) = _json.loads(result.output)

@@ -16,9 +16,9 @@ from glasswatch.commands.traffic import read_dead_letters, read_topic_json, simu
 from glasswatch.core.monitor import ModelMonitor
 from glasswatch.core.specs import MonitorSpec
 from glasswatch.core.stats import ModelStats
-from glasswatch.core.windows import Located
 from glasswatch.core.traffic import MALFORMED_KINDS, TrafficGenerator
 from glasswatch.core.validate import decode
+from glasswatch.core.windows import Located
 from glasswatch.schemas import DeadLetter, PredictionEvent
 
 from .worker_process import WorkerProcess
