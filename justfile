@@ -62,27 +62,32 @@ bench *ARGS:
     uv run --frozen python bench/throughput.py {{ARGS}}
 
 # --- reproducible wheel (training / lineage work) -----------------------------------------------
-#   build          wheel into dist/, timestamps from the last commit, build backend pinned exactly
-#   verify-build   build the wheel twice into two clean temp folders; fail when the sha256 differ
-# Both build the working tree: commit first, or the wheel is not the commit's.
+#   build          wheel of the working tree into dist/, timestamps from the last commit, pinned backend
+#   verify-build   snapshot HEAD (git archive), build its wheel twice into two clean temp folders,
+#                  print both sha256, fail when they differ. Building a snapshot, not the working tree,
+#                  keeps edits made meanwhile (a shared checkout) from faking a difference.
 
 # build the wheel reproducibly (SOURCE_DATE_EPOCH = last commit time, pinned hatchling)
 build:
     SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) uv build --wheel --build-constraint deploy/build-constraints.txt -o dist/
 
-# build the wheel twice into fresh temp dirs, print both sha256, exit 1 when they differ
+# build HEAD's wheel twice into fresh temp dirs, print both sha256, exit 1 when they differ
 verify-build:
     #!/usr/bin/env bash
     set -euo pipefail
     epoch=$(git log -1 --format=%ct)
-    one=$(mktemp -d) two=$(mktemp -d)
-    trap 'rm -rf "$one" "$two"' EXIT
-    for out in "$one" "$two"; do
-        SOURCE_DATE_EPOCH=$epoch uv build --quiet --wheel --build-constraint deploy/build-constraints.txt -o "$out"
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    mkdir "$work/src" "$work/one" "$work/two"
+    git archive HEAD | tar -x -C "$work/src"
+    for out in "$work/one" "$work/two"; do
+        SOURCE_DATE_EPOCH=$epoch uv build --quiet --wheel --build-constraint deploy/build-constraints.txt \
+            -o "$out" "$work/src"
     done
-    a=$(sha256sum "$one"/*.whl | cut -d' ' -f1)
-    b=$(sha256sum "$two"/*.whl | cut -d' ' -f1)
-    echo "build 1: $a  $(basename "$one"/*.whl)"
-    echo "build 2: $b  $(basename "$two"/*.whl)"
+    a=$(sha256sum "$work"/one/*.whl | cut -d' ' -f1)
+    b=$(sha256sum "$work"/two/*.whl | cut -d' ' -f1)
+    echo "commit:  $(git rev-parse --short HEAD)"
+    echo "build 1: $a  $(basename "$work"/one/*.whl)"
+    echo "build 2: $b  $(basename "$work"/two/*.whl)"
     if [ "$a" != "$b" ]; then echo "verify-build: wheels differ" >&2; exit 1; fi
     echo "verify-build: identical"
