@@ -73,7 +73,7 @@ def test_trigger_sends_the_exact_event(pd: FakePagerDuty) -> None:
         },
         "links": [
             {"href": a.links.dashboard, "text": "Dashboard"},
-            {"href": "docs/playbooks/data_drift.md", "text": "Playbook"},
+            {"href": "http://127.0.0.1:6066/playbooks/data_drift.md", "text": "Playbook"},
             {"href": "http://mlflow.local/#/runs/abc", "text": "MLflow run"},
         ],
         "images": [{"src": "http://dash.local/plots/age.png", "alt": "feature:age evidence"}],
