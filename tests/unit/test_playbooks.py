@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from glasswatch.schemas.alert import PLAYBOOK_BASE, AlertKind
+from glasswatch.web.alerts import playbook_text
 
 ROOT = Path(__file__).resolve().parents[2]
-PLAYBOOKS = ROOT / PLAYBOOK_BASE
+PLAYBOOKS = ROOT / "docs" / "playbooks"
 SECTIONS = ("## What it means", "## How to check", "## How to fix")
 
 
@@ -25,6 +26,9 @@ def test_every_alert_kind_has_a_playbook_with_three_sections(kind: AlertKind) ->
     assert all(len(b.strip()) > 80 for b in bodies), f"{path.name} has an empty section"
     assert "glasswatch replay" in text
     assert "127.0.0.1:6066/alerts" in text
+    # ... and the worker serves it where every alert's playbook link points
+    assert playbook_text(kind.value) == text
+    assert PLAYBOOK_BASE.startswith("http://")
 
 
 def test_index_links_every_playbook_and_nothing_else() -> None:
