@@ -103,6 +103,7 @@ class ModelMonitor:
             spec.features,
             spec.categorical,
             w.max_empty_windows,
+            spec.seed,
         )
         self.scorer = (
             AnomalyScorer(

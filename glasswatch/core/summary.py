@@ -14,23 +14,26 @@ Examples
 ...                   count=4, missing=1, mean=40.0, std=2.0)
 >>> s.missing_rate, s.signal("mean"), s.signal("missing_rate")
 (0.25, 40.0, 0.25)
->>> d = describe([1.0, None, 3.0, "x"], count=4)
->>> d["missing"], d["mean"], d["categories"]
-(1, 2.0, {'x': 1.0})
+>>> from glasswatch.core.sketch import StreamAgg
+>>> pane_a, pane_b = StreamAgg(key=1).add(1.0).add(None), StreamAgg(key=2).add(3.0).add("x")
+>>> d = describe_aggs([pane_a, pane_b], count=4)
+>>> d["missing"], d["mean"], d["p50"], d["categories"]
+(1, 2.0, 2.0, {'x': 1.0})
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import reduce
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from glasswatch.core.sketch import Part, StreamAgg, quantiles
 from glasswatch.schemas.alert import OffsetRange
 
-__all__ = ["WindowSummary", "describe"]
+__all__ = ["WindowSummary", "describe", "describe_aggs", "describe_gaps"]
 
 
 class WindowSummary(BaseModel):
@@ -77,49 +80,71 @@ class WindowSummary(BaseModel):
 
 
 def describe(
-    values: Sequence[object] | np.ndarray, count: int, *, categorical: bool = False
+    count: int,
+    missing: int = 0,
+    parts: Sequence[Part] = (),
+    categories: Mapping[str, int] | None = None,
+    *,
+    mean: float | None = None,
 ) -> dict[str, Any]:
-    """The statistics fields of a :class:`WindowSummary` from one window's raw values.
+    """The statistics fields of a :class:`WindowSummary` from one window's pane aggregates.
 
-    ``values`` holds numbers, category strings and ``None`` (missing), or is already a float
-    array. Numbers are described exactly (numpy, quantiles by linear interpolation); categories by
-    their frequencies; ``categorical`` turns numbers into categories too.
+    ``parts`` are the numbers of each pane (see :mod:`glasswatch.core.sketch`), merged in order:
+    count, mean, std, min and max are exact (up to float rounding), the quantiles come from the
+    panes' samples (exact while each pane kept all its values). ``categories`` are counts, given
+    out as frequencies sorted by name; ``mean`` overrides the merged mean.
     """
     freqs: dict[str, float] = {}
-    missing = 0
-    if isinstance(values, np.ndarray):
-        numeric = values
-    else:
-        try:
-            if categorical:
-                raise ValueError
-            a = np.array(values, dtype=np.float64)  # None -> nan (events never carry nan)
-            present = ~np.isnan(a)
-            numeric = a[present]
-            missing = len(values) - int(present.sum())
-        except (ValueError, TypeError):
-            nums: list[float] = []
-            cats: dict[str, int] = {}
-            for v in values:
-                if v is None:
-                    missing += 1
-                elif isinstance(v, str) or categorical:
-                    cats[str(v)] = cats.get(str(v), 0) + 1
-                else:
-                    nums.append(float(v))  # type: ignore[arg-type]
-            numeric = np.asarray(nums, dtype=np.float64)
-            n_cat = sum(cats.values())
-            freqs = {c: n / n_cat for c, n in sorted(cats.items())}
+    if categories:
+        n_cat = sum(categories.values())
+        freqs = {c: n / n_cat for c, n in sorted(categories.items())}
     out: dict[str, Any] = {"count": count, "missing": missing, "categories": freqs}
-    if len(numeric):
-        q = np.quantile(numeric, (0.05, 0.5, 0.95))
-        out.update(
-            mean=float(numeric.mean()),
-            std=float(numeric.std(ddof=1)) if len(numeric) > 1 else 0.0,
-            min=float(numeric.min()),
-            max=float(numeric.max()),
-            p05=float(q[0]),
-            p50=float(q[1]),
-            p95=float(q[2]),
-        )
+    if parts:
+        total = reduce(Part.merge, parts)
+        p05, p50, p95 = quantiles(parts)
+        out.update(mean=total.mean, std=total.std, min=total.lo, max=total.hi, p05=p05, p50=p50, p95=p95)
+    if mean is not None:
+        out["mean"] = mean
     return out
+
+
+def describe_aggs(aggs: Sequence[StreamAgg | None], count: int | None = None) -> dict[str, Any]:
+    """Fields of one stream from its panes' aggregates (``None``: the pane lacked the stream).
+
+    ``count`` counts the events that carried the stream, missing ones included; by default the
+    values that were not ``None`` (then nothing is missing).
+    """
+    parts: list[Part] = []
+    cats: dict[str, int] = {}
+    present = 0
+    for agg in aggs:
+        if agg is None:
+            continue
+        present += agg.present
+        if (part := agg.part()) is not None:
+            parts.append(part)
+        for c, k in agg.categories.items():
+            cats[c] = cats.get(c, 0) + k
+    count = present if count is None else count
+    return describe(count, count - present, parts, cats)
+
+
+def describe_gaps(panes: Sequence[tuple[int, int, int, StreamAgg | None]]) -> dict[str, Any]:
+    """Fields of the ``events`` stream from each pane's (events, first ms, last ms, gaps).
+
+    ``count`` is the number of events and ``mean`` the mean inter-arrival gap in seconds, both
+    exact ((last - first) / (count - 1)). std, min, max and quantiles describe the gaps between
+    in-order arrivals within panes and across them (exact when events arrive in time order; an
+    out-of-order event opens no gap of its own).
+    """
+    busy = [p for p in panes if p[0]]
+    count = sum(p[0] for p in busy)
+    if count < 2:
+        return describe(count)
+    parts: list[Part] = []
+    for i, (_, lo, _, gaps) in enumerate(busy):
+        if i:
+            parts.append(Part.of([(lo - busy[i - 1][2]) / 1000.0]))
+        if gaps is not None and (part := gaps.part()) is not None:
+            parts.append(part)
+    return describe(count, 0, parts, mean=(busy[-1][2] - busy[0][1]) / 1000.0 / (count - 1))

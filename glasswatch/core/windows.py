@@ -10,6 +10,13 @@ stream. An out-of-order event whose window is still open is accepted and counted
 to the dead-letter topic with reason ``late``). Empty windows between events are closed too (an
 event-rate drop must show), at most ``max_empty_windows`` at once. Label events are ignored.
 
+A pane keeps per-stream mergeable aggregates (:class:`~glasswatch.core.sketch.Pane`), never the
+events, so the state's size depends on the open panes and the streams, not on the events per
+window; a window merges its panes' aggregates when it closes. Counts, mean, std, min, max,
+categories and offsets are exact; quantiles are exact up to
+:data:`~glasswatch.core.sketch.CAPACITY` values per pane and stream and sampled beyond (error
+bound in :mod:`glasswatch.core.sketch`). ``seed`` seeds the samples.
+
 Examples
 --------
 >>> from datetime import datetime, timedelta, timezone
@@ -30,14 +37,13 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import chain
 from typing import Any, NamedTuple
 
-import numpy as np
-
-from glasswatch.core.summary import WindowSummary, describe
+from glasswatch.core.sketch import Pane
+from glasswatch.core.summary import WindowSummary, describe_aggs, describe_gaps
 from glasswatch.schemas.alert import OffsetRange
 from glasswatch.schemas.events import FeatureEvent, LabelEvent, PredictionEvent
 
@@ -74,23 +80,8 @@ def to_millis(t: datetime) -> int:
     return round(t.timestamp() * 1_000_000) // 1000
 
 
-@dataclass
 class _Pane:
-    """What one ``hop``-long slice of event time accepted, kept compact; statistics come at close.
-
-    Feature dicts are kept by reference (no copy per event); predictions, latencies and times are
-    plain lists; offsets are min/max per (topic, partition). Pickling a monitor costs about
-    150 bytes per buffered event.
-    """
-
-    rows: list[Mapping[str, object]] = field(default_factory=list)
-    preds: list[object] = field(default_factory=list)
-    lats: list[float | None] = field(default_factory=list)
-    times: list[int] = field(default_factory=list)
-    extras: list[Mapping[str, float | None] | None] = field(default_factory=list)
-    offsets: dict[tuple[str, int], list[int]] = field(default_factory=dict)
-    version: str | None = None
-    late_accepted: int = 0
+    """A pane of the earlier snapshot format (events buffered); see ``WindowAggregator.__setstate__``."""
 
 
 class WindowAggregator:
@@ -105,6 +96,7 @@ class WindowAggregator:
         features: Sequence[str] | None = None,
         categorical: Sequence[str] = (),
         max_empty_windows: int = 1000,
+        seed: int = 0,
     ) -> None:
         self.model = model
         self.size_seconds = size_seconds
@@ -113,10 +105,13 @@ class WindowAggregator:
         self.features = features
         self.categorical = categorical
         self.max_empty_windows = max_empty_windows
+        self.seed = seed
+        self._categorical = frozenset(categorical)
+        self._wanted = None if features is None else frozenset(features)
         self._size = round(size_seconds * 1000)
         self._hop = round((hop_seconds or size_seconds) * 1000)
         self._lateness = round(allowed_lateness_seconds * 1000)
-        self._panes: dict[int, _Pane] = {}
+        self._panes: dict[int, Pane] = {}
         self._streams: dict[str, None] = {"events": None}  # ordered set of streams seen so far
         self._max_t: int | None = None
         self._first_t: int | None = None
@@ -187,28 +182,40 @@ class WindowAggregator:
         ps = (t // self._hop) * self._hop
         pane = self._panes.get(ps)
         if pane is None:
-            pane = self._panes[ps] = _Pane()
+            pane = self._panes[ps] = Pane(ps, self.seed)
         if t < self._max_t:
             pane.late_accepted += 1
         else:
             self._max_t = t
+        pane.add_time(t)
         ev = rec.event
         if ev.features is not None:
-            pane.rows.append(ev.features)
+            pane.add_features(ev.features, self._wanted, self._categorical)
         if isinstance(ev, PredictionEvent):
-            pane.preds.append(ev.prediction)
-            pane.lats.append(ev.latency_ms)
-            pane.version = ev.model_version
-        pane.times.append(t)
-        pane.extras.append(extra)
-        key = (rec.topic, rec.partition)
-        o = pane.offsets.get(key)
-        if o is None:
-            pane.offsets[key] = [rec.offset, rec.offset]
-        elif rec.offset < o[0]:
-            o[0] = rec.offset
-        elif rec.offset > o[1]:
-            o[1] = rec.offset
+            pane.add_prediction(ev.prediction, ev.latency_ms, ev.model_version)
+        if extra:
+            pane.add_extra(extra)
+        pane.add_offset(rec.topic, rec.partition, rec.offset)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore; a snapshot of the earlier format (panes buffering events) is folded into aggregates."""
+        self.__dict__.update(state)
+        if "seed" in state:
+            return
+        self.seed, self._categorical = 0, frozenset(self.categorical)
+        self._wanted = None if self.features is None else frozenset(self.features)
+        for ps, old in list(self._panes.items()):
+            b = old.__dict__
+            pane = self._panes[ps] = Pane(ps, 0, offsets=b["offsets"], late_accepted=b["late_accepted"])
+            for t in b["times"]:
+                pane.add_time(t)
+            for row in b["rows"]:
+                pane.add_features(row, self._wanted, self._categorical)
+            for pred, lat in zip(b["preds"], b["lats"], strict=True):
+                pane.add_prediction(pred, lat, b["version"])
+            for extra in b["extras"]:
+                if extra:
+                    pane.add_extra(extra)
 
     def _virtual_frontier(self) -> int:
         assert self._max_t is not None
@@ -254,7 +261,7 @@ class WindowAggregator:
             del self._panes[s]
         return closed
 
-    def _close(self, end: int, panes: list[_Pane]) -> ClosedWindow:
+    def _close(self, end: int, panes: list[Pane]) -> ClosedWindow:
         start_dt = EPOCH + timedelta(milliseconds=end - self._size)
         end_dt = EPOCH + timedelta(milliseconds=end)
         offs: dict[tuple[str, int], list[int]] = {}
@@ -266,22 +273,19 @@ class WindowAggregator:
             OffsetRange(topic=k[0], partition=k[1], first=a, last=b) for k, (a, b) in sorted(offs.items())
         )
         version = next((p.version for p in reversed(panes) if p.version is not None), None)
-        rows = [f for p in panes for f in p.rows]
-        preds = [v for p in panes for v in p.preds]
-        lats = [v for p in panes for v in p.lats]
         streams = self._streams
-        for name in dict.fromkeys(chain.from_iterable(rows)):
-            if self.features is None or name in self.features:
-                streams.setdefault("feature:" + name, None)
-        if preds:
+        for name in dict.fromkeys(chain.from_iterable(p.feats for p in panes)):
+            streams.setdefault("feature:" + name, None)
+        n_preds = sum(p.preds for p in panes)
+        if n_preds:
             streams.setdefault("prediction", None)
-            if any(v is not None for v in lats):
+            if any(p.lat is not None for p in panes):
                 streams.setdefault("latency", None)
-        extras = [x for p in panes for x in p.extras if x]
-        for x in extras:
-            for key in x:
+        for p in panes:
+            for key in p.extras:
                 streams.setdefault(key, None)
         common = {
+            "model": self.model,
             "model_version": version,
             "offsets": offsets,
             "start": start_dt,
@@ -291,24 +295,15 @@ class WindowAggregator:
         summaries: dict[str, WindowSummary] = {}
         for s in streams:
             if s == "events":
-                times = np.sort(np.fromiter((t for p in panes for t in p.times), dtype=np.int64))
-                gaps = np.diff(times) / 1000.0 if len(times) > 1 else np.empty(0)
-                summaries[s] = self._summary(s, common, gaps, len(times))
+                stats = describe_gaps([(p.events, p.t_lo, p.t_hi, p.gaps) for p in panes])
             elif s.startswith("feature:"):
                 name = s[8:]
-                values = [f.get(name) for f in rows]
-                summaries[s] = self._summary(s, common, values, len(rows), name in self.categorical)
+                stats = describe_aggs([p.feats.get(name) for p in panes], sum(p.rows for p in panes))
             elif s == "prediction":
-                summaries[s] = self._summary(s, common, preds, len(preds))
+                stats = describe_aggs([p.pred for p in panes], n_preds)
             elif s == "latency":
-                summaries[s] = self._summary(s, common, lats, len(lats))
+                stats = describe_aggs([p.lat for p in panes], n_preds)
             else:
-                vals = [v for x in extras if (v := x.get(s)) is not None]
-                summaries[s] = self._summary(s, common, np.asarray(vals, dtype=np.float64), len(vals))
+                stats = describe_aggs([p.extras.get(s) for p in panes])
+            summaries[s] = WindowSummary(stream=s, **common, **stats)
         return ClosedWindow(start_dt, end_dt, summaries, offsets, version)
-
-    def _summary(
-        self, stream: str, common: dict[str, Any], values: Any, count: int, categorical: bool = False
-    ) -> WindowSummary:
-        stats = describe(values, count, categorical=categorical)
-        return WindowSummary(model=self.model, stream=stream, **common, **stats)

@@ -225,3 +225,21 @@ def test_prediction_class_mix_change_on_hopping_windows() -> None:
 def test_events_of_another_model_are_refused() -> None:
     with pytest.raises(ValueError, match="model 'other'"):
         ModelMonitor(SPEC).update_many(simulate(3, model="other"))
+
+
+def test_pickled_state_is_bounded_whatever_the_events_per_window() -> None:
+    """The changelog snapshot of a monitor must not grow with the events of an open window."""
+    spec = MonitorSpec(model="m", window={"size_seconds": 60.0}, anomaly={"enabled": False})
+    recs = simulate(50_000, rate=1_000.0, seed=9)  # ~50 s: one open 60 s window
+    mon = ModelMonitor(spec)
+    assert mon.update_many(recs[:10]).windows == []
+    small = len(pickle.dumps(mon))
+    assert run(mon, recs[10:]) == []
+    assert mon.update_many([]).windows == []  # the window is still open
+    big = len(pickle.dumps(mon))
+    assert big - small < 64 * 1024, (small, big)
+    restored = pickle.loads(pickle.dumps(mon))
+    assert restored.state_digest() == mon.state_digest()
+    (window,) = restored.advance(recs[-1].event.event_time + WINDOW * 7).windows[:1]
+    assert window.summaries["events"].count == 50_000
+    assert window.summaries["feature:x0"].count == 50_000
