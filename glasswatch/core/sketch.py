@@ -36,6 +36,11 @@ Examples
 [-1.8, 0.1, 1.7]
 >>> quantiles([StreamAgg(1).add(3.0).add(1.0).add(2.0).part()])  # exact when n <= CAPACITY
 [1.1, 2.0, 2.9]
+>>> pane = Pane(start=0, seed=0)
+>>> for t in (0, 500, 250, 1500):
+...     pane.add_time(t)
+>>> pane.events, pane.t_lo, pane.t_hi, pane.gaps.part().mean  # in-order gaps 0.5 s and 1.0 s
+(4, 0, 1500, 0.75)
 """
 
 from __future__ import annotations
