@@ -38,13 +38,13 @@ kafka-reset: kafka-down
     rm -rf {{kafka_dir}}
 
 # --- project recipes -------------------------------------------------------------------------
-#   test           the whole suite: doctests, unit, contract and integration (real Kafka, real MLflow)
+#   test           lint, then the whole suite: doctests, unit, contract and integration (real Kafka, real MLflow)
 #   lint           ruff, mypy --strict and the import-linter layer contracts
 #   demo           local demo on embedded defaults (starts and stops its own Kafka)
 #   bench          throughput benchmark (JSON); bench-detection for detection quality
 
-# run every test (starts the Kafka and MLflow servers the tests need, stops them after)
-test *ARGS:
+# static checks, then every test (starts the Kafka and MLflow servers the tests need, stops them after)
+test *ARGS: lint
     uv run --frozen pytest {{ARGS}}
 
 # static checks: ruff, mypy --strict, import-linter
