@@ -7,7 +7,8 @@
 #
 # Needs only Python >= 3.11 and Java 17+ on the machine. Installs uv and just from PyPI when they
 # are missing, the Python packages from uv.lock (frozen), and, as root on Debian, Java and Maven
-# from Debian's packages when they are missing. The Kafka jars are fetched by Maven on first use.
+# from Debian's packages when they are missing (and, for `test`, Debian's chromium for the browser
+# tests). The Kafka jars are fetched by Maven on first use.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -42,6 +43,8 @@ apt_install() {
 }
 command -v java >/dev/null || apt_install openjdk-17-jre-headless
 command -v mvn >/dev/null || apt_install maven
+# the web pages are tested in a real headless browser: Debian's chromium (never a downloaded one)
+if [ "${1:-}" = "test" ] && ! command -v chromium >/dev/null; then apt_install chromium; fi
 
 uv sync --frozen --quiet
 exec just "$@"

@@ -171,3 +171,46 @@ def test_every_alert_links_to_a_working_dashboard_page_and_playbook(detection_ru
             playbook = resp.read().decode()
         assert "How to check" in playbook
         assert "How to fix" in playbook
+
+
+def _headless_dom(url: str, tmp_path: Path) -> str:
+    """The DOM of ``url`` as rendered by Debian's chromium, headless (no downloaded browser)."""
+    import os
+    import shutil
+    import subprocess
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: ./dev.sh test installs Debian's chromium")
+        pytest.skip("chromium is not installed (./dev.sh test installs it)")
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--dump-dom",
+        url,
+    ]
+    out = subprocess.run([chromium, *flags], capture_output=True, text=True, timeout=90, check=True)
+    return out.stdout
+
+
+def test_alert_pages_render_in_a_headless_browser(detection_run: dict[str, Any], tmp_path: Path) -> None:
+    alert = next(a for a in detection_run["alerts"] if a.model == "event_rate")
+    dom = _headless_dom(alert.links.dashboard, tmp_path)
+    assert 'id="summary"' in dom
+    assert alert.summary.split(" ")[0] in dom
+    assert 'id="evidence"' in dom
+    assert 'id="lineage"' in dom
+    assert alert.lineage.offsets[0].topic in dom
+    assert f'href="{alert.links.playbook}"' in dom
+    index = _headless_dom(alert.links.dashboard.split("/alerts/")[0] + "/alerts/", tmp_path)
+    assert f'href="/alerts/{alert.fingerprint}/"' in index
+    playbook = _headless_dom(alert.links.playbook, tmp_path)
+    assert "How to fix" in playbook
