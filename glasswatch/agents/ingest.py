@@ -109,6 +109,13 @@ async def process_batch(
                     )
                 )
         outbox: list[tuple[Any, bytes, bytes]] = []
+        for raw_alert in state.take_alerts():  # dead-letter rate of this partition
+            alert = raw_alert.with_base_url(gw.settings.worker.base_url)
+            outbox.append((gw.alerts, alert.fingerprint.encode(), alert.model_dump_json().encode()))
+            if on_alert is not None:
+                on_alert(alert)
+            if metrics:
+                metrics.alerts += 1
         if changed and monitors:
             try:
                 outputs = state.run_monitors(spec_for)

@@ -30,9 +30,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from glasswatch.core.monitor import ModelMonitor, MonitorOutput
+from glasswatch.core.reject_rate import RejectRate
 from glasswatch.core.specs import MonitorSpec
 from glasswatch.core.stats import ModelStats
 from glasswatch.core.windows import Located
+from glasswatch.schemas.alert import Alert
 from glasswatch.schemas.events import FeatureEvent, LabelEvent, PredictionEvent
 
 __all__ = ["PartitionState", "SpecLookup"]
@@ -57,6 +59,10 @@ class PartitionState:
     accepted: int = 0
     pending: list[Located] = field(default_factory=list, repr=False)
     """Events applied to the statistics but not yet fed to the monitors (see :meth:`run_monitors`)."""
+    reject_rate: RejectRate | None = None
+    """Dead-letter rate of this partition (``dead_letters`` alerts), created on first use."""
+    pending_alerts: list[Alert] = field(default_factory=list, repr=False)
+    """Alerts raised by :meth:`apply` (dead-letter rate), handed out by :meth:`take_alerts`."""
 
     def seen(self, offset: int) -> bool:
         return offset <= self.last_offset
@@ -75,10 +81,21 @@ class PartitionState:
                 ms = self.models[model] = ModelStats()
             ms.update_many(evs)
             self.accepted += len(evs)
-        for reason in reject_reasons:
+        reasons = list(reject_reasons)
+        for reason in reasons:
             self.rejects[reason] += 1
+        if self.reject_rate is None:
+            self.reject_rate = RejectRate(self.topic, self.partition)
+        for evs in by_model.values():
+            self.reject_rate.observe_time(max(e.event_time for e in evs))
+        self.pending_alerts.extend(self.reject_rate.update(offset, reasons))
         self.last_offset = offset
         return True
+
+    def take_alerts(self) -> list[Alert]:
+        """Alerts raised while applying messages (not by the model monitors); clears them."""
+        out, self.pending_alerts = self.pending_alerts, []
+        return out
 
     def run_monitors(self, spec_for: SpecLookup = default_spec) -> list[tuple[str, MonitorOutput]]:
         """Feed the pending events to each model's monitor (vectorised per model) and clear them."""
@@ -96,6 +113,11 @@ class PartitionState:
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
-        if state["pending"]:
-            raise RuntimeError("run_monitors() before persisting: pending events would be lost")
+        if state["pending"] or state["pending_alerts"]:
+            raise RuntimeError("run_monitors() and take_alerts() before persisting: outputs would be lost")
         return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        state.setdefault("reject_rate", None)  # states written before the dead-letter rate existed
+        state.setdefault("pending_alerts", [])
+        self.__dict__.update(state)
