@@ -73,6 +73,10 @@ class WorkerSettings(_Section):
     """Run the online monitors (windows, thresholds, drift detectors, anomaly scoring)."""
     monitor_specs: Path | None = None
     """A YAML monitor spec file or a folder of them; models without a spec get the defaults."""
+    idle_after_s: float = Field(default=60.0, gt=0)
+    """An input partition without data for this long (wall clock) gets idle ticks."""
+    idle_tick_s: float = Field(default=10.0, ge=0)
+    """How often the worker checks for idle partitions and writes a tick (0 = never)."""
     store: str = "rocksdb://"
     """Faust table store: ``rocksdb://`` (rocksdict) persists across restarts; ``memory://`` not."""
 

@@ -18,7 +18,7 @@ import time
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from glasswatch.core.partition import PartitionState, SpecLookup, default_spec
@@ -26,6 +26,7 @@ from glasswatch.core.validate import Limits, Reject, decode
 from glasswatch.core.windows import Located
 from glasswatch.schemas.alert import Alert
 from glasswatch.schemas.dead_letter import DeadLetter
+from glasswatch.schemas.events import Tick
 from glasswatch.streams.app import GlasswatchApp
 from glasswatch.streams.context import event_context
 
@@ -40,9 +41,13 @@ def _utcnow() -> datetime:
 
 
 class IngestMetrics:
-    """Process-local counters (exported on /metrics and /glasswatch/stats)."""
+    """Process-local counters (exported on /metrics and /glasswatch/stats) and, per source
+    partition, the monotonic time its last data arrived (for idle ticks)."""
 
     def __init__(self) -> None:
+        self.last_data: dict[str, float] = {}
+        self.last_tick: dict[str, datetime] = {}
+        self.ticks_sent = 0
         self.messages = 0
         self.batches = 0
         self.skipped_replays = 0
@@ -88,13 +93,17 @@ async def process_batch(
                 decoded = decode(ev.value, now=now, limits=limits)
                 rejects = decoded.rejects
                 good = decoded.events
+                ticks = decoded.ticks
             except Exception as exc:  # a bug of ours must not stop the stream
                 log.exception("ingest failed on %s@%s", key, msg.offset)
                 rejects = [Reject("invalid", type(exc).__name__, f"internal error: {exc}")]
                 good = []
-            state.apply(msg.offset, good, [r.reason for r in rejects])
+                ticks = []
+            state.apply(msg.offset, good, [r.reason for r in rejects], ticks)
             applied += len(good)
             changed = True
+            if good and metrics is not None:
+                metrics.last_data[key] = time.monotonic()
             for r in rejects:
                 letters.append(
                     DeadLetter.of(
@@ -184,6 +193,42 @@ async def _publish(outbox: list[tuple[Any, bytes, bytes]]) -> None:
             delay = min(delay * 2, 30.0)
 
 
+async def write_idle_ticks(gw: GlasswatchApp, metrics: IngestMetrics, *, idle_after_s: float) -> int:
+    """Write a :class:`~glasswatch.schemas.events.Tick` into each assigned input partition that
+    has had no data for ``idle_after_s``: event time continues from the partition's last event at
+    wall-clock speed, less ``idle_after_s`` (so a producer that is merely slow is not made late).
+    Ticks go through the log, so the agent — and any replay — sees them in order. Returns the
+    number written."""
+    topics = set(gw.inputs.topics)
+    now = time.monotonic()
+    written = 0
+    for tp in sorted(gw.app.consumer.assignment()):
+        if tp.topic not in topics:
+            continue
+        key = f"{tp.topic}:{tp.partition}"
+        last = metrics.last_data.setdefault(key, now)  # after a restart: idle counts from now
+        idle = now - last
+        if idle <= idle_after_s:
+            continue
+        stored: bytes | None = gw.state.get(key)
+        if not stored:
+            continue
+        state: PartitionState = pickle.loads(zlib.decompress(stored))  # noqa: S301 (our own changelog)
+        if state.max_event_time is None:
+            continue
+        target = state.max_event_time + timedelta(seconds=idle - idle_after_s)
+        if target <= metrics.last_tick.get(key, state.max_event_time):
+            continue
+        tick = Tick(event_time=target)
+        await gw.app.producer.send_and_wait(
+            tp.topic, None, tick.model_dump_json().encode(), tp.partition, None, None
+        )
+        metrics.last_tick[key] = target
+        metrics.ticks_sent += 1
+        written += 1
+    return written
+
+
 def attach_ingest(
     gw: GlasswatchApp,
     *,
@@ -212,4 +257,16 @@ def attach_ingest(
                 on_alert=on_alert,
             )
 
-    return gw.app.agent(gw.inputs, name="glasswatch.ingest")(ingest)
+    agent = gw.app.agent(gw.inputs, name="glasswatch.ingest")(ingest)
+    w = gw.settings.worker
+    if monitors and w.idle_tick_s > 0:
+        tick_metrics = metrics if metrics is not None else IngestMetrics()
+
+        async def idle_ticks() -> None:
+            try:
+                await write_idle_ticks(gw, tick_metrics, idle_after_s=w.idle_after_s)
+            except Exception:  # a failed tick is retried at the next interval; never stop the worker
+                log.exception("writing idle ticks failed")
+
+        gw.app.timer(interval=w.idle_tick_s, name="glasswatch.idle_ticks")(idle_ticks)
+    return agent

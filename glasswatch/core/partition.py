@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from glasswatch.core.monitor import ModelMonitor, MonitorOutput
 from glasswatch.core.reject_rate import RejectRate
@@ -57,8 +58,10 @@ class PartitionState:
     monitors: dict[str, ModelMonitor] = field(default_factory=dict)
     rejects: Counter[str] = field(default_factory=Counter)
     accepted: int = 0
-    pending: list[Located] = field(default_factory=list, repr=False)
-    """Events applied to the statistics but not yet fed to the monitors (see :meth:`run_monitors`)."""
+    pending: list[Located | datetime] = field(default_factory=list, repr=False)
+    """Events (and ticks, in log order) applied to the statistics but not yet fed to the monitors."""
+    max_event_time: datetime | None = None
+    """Latest event time applied (the worker's idle ticks continue from it)."""
     reject_rate: RejectRate | None = None
     """Dead-letter rate of this partition (``dead_letters`` alerts), created on first use."""
     pending_alerts: list[Alert] = field(default_factory=list, repr=False)
@@ -67,14 +70,27 @@ class PartitionState:
     def seen(self, offset: int) -> bool:
         return offset <= self.last_offset
 
-    def apply(self, offset: int, events: Iterable[TypedEvent], reject_reasons: Iterable[str] = ()) -> bool:
-        """Apply one message's outcome; returns False (and does nothing) if already applied."""
+    def apply(
+        self,
+        offset: int,
+        events: Iterable[TypedEvent],
+        reject_reasons: Iterable[str] = (),
+        ticks: Iterable[datetime] = (),
+    ) -> bool:
+        """Apply one message's outcome; returns False (and does nothing) if already applied.
+
+        ``ticks`` are control ticks (:class:`~glasswatch.schemas.events.Tick`): at their place in
+        the log every monitor of the partition advances its event time to them.
+        """
         if offset <= self.last_offset:
             return False
         by_model: dict[str, list[TypedEvent]] = {}
         for event in events:
             by_model.setdefault(event.model, []).append(event)
             self.pending.append(Located(event, self.topic, self.partition, offset))
+            if self.max_event_time is None or event.event_time > self.max_event_time:
+                self.max_event_time = event.event_time
+        self.pending.extend(ticks)
         for model, evs in by_model.items():
             ms = self.models.get(model)
             if ms is None:
@@ -98,17 +114,29 @@ class PartitionState:
         return out
 
     def run_monitors(self, spec_for: SpecLookup = default_spec) -> list[tuple[str, MonitorOutput]]:
-        """Feed the pending events to each model's monitor (vectorised per model) and clear them."""
-        by_model: dict[str, list[Located]] = {}
-        for rec in self.pending:
-            by_model.setdefault(rec.event.model, []).append(rec)
-        self.pending = []
+        """Feed the pending events to each model's monitor (vectorised per model, in log order
+        around ticks) and clear them; a tick advances every monitor of the partition."""
+        items, self.pending = self.pending, []
         out: list[tuple[str, MonitorOutput]] = []
-        for model, recs in by_model.items():
-            mon = self.monitors.get(model)
-            if mon is None:
-                mon = self.monitors[model] = ModelMonitor(spec_for(model))
-            out.append((model, mon.update_many(recs)))
+        segment: list[Located] = []
+        for item in [*items, None]:
+            if isinstance(item, Located):
+                segment.append(item)
+                continue
+            by_model: dict[str, list[Located]] = {}
+            for rec in segment:
+                by_model.setdefault(rec.event.model, []).append(rec)
+            segment = []
+            for model, recs in by_model.items():
+                mon = self.monitors.get(model)
+                if mon is None:
+                    mon = self.monitors[model] = ModelMonitor(spec_for(model))
+                out.append((model, mon.update_many(recs)))
+            if item is not None:
+                for model, mon in self.monitors.items():
+                    advanced = mon.advance(item)
+                    if advanced.alerts or advanced.windows:
+                        out.append((model, advanced))
         return out
 
     def __getstate__(self) -> dict[str, object]:
@@ -120,4 +148,5 @@ class PartitionState:
     def __setstate__(self, state: dict[str, object]) -> None:
         state.setdefault("reject_rate", None)  # states written before the dead-letter rate existed
         state.setdefault("pending_alerts", [])
+        state.setdefault("max_event_time", None)
         self.__dict__.update(state)

@@ -1,11 +1,11 @@
 """Reproduce what the worker computed from the Kafka messages it read: the glass-box promise.
 
 Monitors are deterministic (same events, same order → same windows, scores and alerts), so
-feeding a model's messages of one partition to a fresh :class:`~glasswatch.core.monitor.ModelMonitor`
-with the same spec gives back the same alerts, ids included. To reproduce an alert that needs
-learned history (bands, detectors), replay from the partition's first offset (or any offset at
-least the warm-up windows earlier) up to the alert's window; to inspect only the window, replay
-its offset range.
+feeding a model's messages of one partition (with the worker's idle ticks, which are in the log
+too) to a fresh monitor with the same spec gives back the same alerts, ids included. To
+reproduce an alert that needs learned history (bands, detectors), replay from the partition's
+first offset (or any offset at least the warm-up windows earlier) up to the alert's window;
+to inspect only the window, replay its offset range.
 
 Examples
 --------
@@ -28,12 +28,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from glasswatch.core.monitor import ModelMonitor
+from glasswatch.core.partition import PartitionState
 from glasswatch.core.specs import MonitorSpec
-from glasswatch.core.stats import ModelStats
 from glasswatch.core.summary import WindowSummary
 from glasswatch.core.validate import Limits, decode
-from glasswatch.core.windows import Located
 from glasswatch.schemas.alert import Alert
 
 __all__ = ["Message", "ReplayResult", "replay"]
@@ -63,31 +61,29 @@ class ReplayResult:
 def replay(
     messages: list[Message], *, model: str, spec: MonitorSpec, close_open: bool = True
 ) -> ReplayResult:
-    """Decode ``messages`` (one partition, in offset order), keep ``model``'s events, run a fresh
-    monitor over them and collect statistics, closed windows and alerts. Event times are not
-    checked against today's clock: replays are of the past. ``close_open`` closes the windows
+    """Decode ``messages`` (one partition, in offset order), keep ``model``'s events and the
+    partition's ticks, run them through a fresh :class:`~glasswatch.core.partition.PartitionState`
+    (exactly the worker's path) and collect statistics, closed windows and alerts. Event times are
+    not checked against today's clock: replays are of the past. ``close_open`` closes the windows
     still open at the end (the live worker would close them when later events arrive)."""
     out = ReplayResult(config_hash=spec.config_hash())
-    stats = ModelStats()
-    recs: list[Located] = []
+    if not messages:
+        return out
+    state = PartitionState(topic=messages[0].topic, partition=messages[0].partition)
     for m in messages:
         decoded = decode(m.value, now=_EPOCH, limits=_NO_SKEW)  # no skew limit: no clock needed
-        for r in decoded.rejects:
-            out.rejects[r.reason] += 1
-        for ev in decoded.events:
-            if ev.model != model:
-                continue
-            recs.append(Located(ev, m.topic, m.partition, m.offset))
-    stats.update_many([r.event for r in recs])
-    out.events = len(recs)
-    out.stats = stats.summary()
-    mon = ModelMonitor(spec)
-    result = mon.update_many(recs)
-    outputs = [result]
-    if close_open and recs:
-        last = max(r.event.event_time for r in recs)
+        out.rejects.update(r.reason for r in decoded.rejects)
+        events = [ev for ev in decoded.events if ev.model == model]
+        out.events += len(events)
+        state.apply(m.offset, events, ticks=decoded.ticks)
+    state.take_alerts()  # the dead-letter rate is the partition's, not this model's
+    outputs = [o for _, o in state.run_monitors(lambda _: spec)]
+    mon = state.monitors.get(model)
+    if close_open and mon is not None and state.max_event_time is not None:
         horizon = timedelta(seconds=spec.window.size_seconds + spec.window.allowed_lateness_seconds)
-        outputs.append(mon.advance(last + horizon))
+        outputs.append(mon.advance(state.max_event_time + horizon))
+    stats = state.models.get(model)
+    out.stats = stats.summary() if stats is not None else {}
     for o in outputs:
         out.alerts.extend(o.alerts)
         out.late += len(o.late)

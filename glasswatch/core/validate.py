@@ -37,11 +37,12 @@ from glasswatch.schemas.events import (
     FeatureEvent,
     LabelEvent,
     PredictionEvent,
+    Tick,
 )
 
 __all__ = ["KNOWN_TYPES", "Decoded", "Limits", "Reject", "decode"]
 
-KNOWN_TYPES = ("prediction", "feature", "label", "batch")
+KNOWN_TYPES = ("prediction", "feature", "label", "batch", "tick")
 _EVENT = TypeAdapter(Event)
 TypedEvent = PredictionEvent | FeatureEvent | LabelEvent
 
@@ -69,6 +70,8 @@ class Reject:
 class Decoded:
     events: list[TypedEvent] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    ticks: list[datetime] = field(default_factory=list)
+    """Event times of control ticks (:class:`~glasswatch.schemas.events.Tick`), not events."""
 
 
 _DEFAULT_LIMITS = Limits()
@@ -100,6 +103,12 @@ def decode(raw: bytes | None, *, now: datetime, limits: Limits = _DEFAULT_LIMITS
     header = _check_header(doc)
     if header is not None:
         out.rejects.append(header)
+        return out
+    if doc["type"] == "tick":
+        try:
+            out.ticks.append(Tick.model_validate(doc).event_time)
+        except PydanticValidationError as exc:
+            out.rejects.append(_from_pydantic(exc, None))
         return out
     if doc["type"] == "batch":
         items = doc.get("events")
@@ -175,8 +184,10 @@ def _one(item: Any, index: int | None, now: datetime, limits: Limits, out: Decod
         if header is not None:
             out.rejects.append(header)
             return
-        if item.get("type") == "batch":
-            out.rejects.append(Reject("invalid", "NestedBatch", "batches cannot be nested", index))
+        if item.get("type") in ("batch", "tick"):
+            out.rejects.append(
+                Reject("invalid", "NotAnEvent", f"a batch cannot hold a {item['type']}", index)
+            )
             return
     try:
         event: TypedEvent = _EVENT.validate_python(item)

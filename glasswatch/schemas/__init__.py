@@ -21,6 +21,7 @@ from glasswatch.schemas.events import (
     FeatureValue,
     LabelEvent,
     PredictionEvent,
+    Tick,
 )
 
 __all__ = [
@@ -40,5 +41,6 @@ __all__ = [
     "OffsetRange",
     "PredictionEvent",
     "Severity",
+    "Tick",
     "fingerprint_of",
 ]

@@ -43,6 +43,7 @@ __all__ = [
     "FeatureValue",
     "LabelEvent",
     "PredictionEvent",
+    "Tick",
 ]
 
 SCHEMA_VERSION = 1
@@ -123,6 +124,18 @@ class LabelEvent(_Contract):
 
 
 Event = Annotated[PredictionEvent | FeatureEvent | LabelEvent, Field(discriminator="type")]
+
+
+class Tick(_Contract):
+    """Control record a glasswatch worker writes into an *idle* input partition so that event
+    time moves on (windows close, a silent source raises ``event_rate``) although no events
+    arrive. It is in the log, so a replay sees it too. Other consumers should skip ``"tick"``.
+    """
+
+    schema_version: Version = 1
+    type: Literal["tick"] = "tick"
+    event_time: AwareDatetime
+    source: Annotated[StrictStr, Field(max_length=128)] = "glasswatch"
 
 
 class BatchEnvelope(_Contract):
