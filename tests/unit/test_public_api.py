@@ -21,9 +21,9 @@ def test_all_names_exist(name: str) -> None:
     mod = importlib.import_module(name)
     exported = getattr(mod, "__all__", None)
     if exported is None:
-        assert name.endswith(("__init__", "cli")) or mod.__file__ and mod.__file__.endswith("__init__.py"), (
-            f"{name} declares no __all__"
-        )
+        assert name.endswith(("__init__", "cli")) or (
+            mod.__file__ and mod.__file__.endswith("__init__.py")
+        ), f"{name} declares no __all__"
         return
     missing = [n for n in exported if not hasattr(mod, n)]
     assert missing == []
