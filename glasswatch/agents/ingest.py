@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import pickle
 import time
-import zlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -27,7 +25,7 @@ from glasswatch.core.windows import Located
 from glasswatch.schemas.alert import Alert
 from glasswatch.schemas.dead_letter import DeadLetter
 from glasswatch.schemas.events import Tick
-from glasswatch.streams.app import GlasswatchApp
+from glasswatch.streams.app import GlasswatchApp, encode_state
 from glasswatch.streams.context import event_context
 
 __all__ = ["IngestMetrics", "attach_ingest", "process_batch"]
@@ -76,13 +74,12 @@ async def process_batch(
     for ev in events:
         groups[f"{ev.message.topic}:{ev.message.partition}"].append(ev)
     for key, evs in groups.items():
-        stored: bytes | None = gw.state.get(key)
-        if stored:
-            state: PartitionState = pickle.loads(zlib.decompress(stored))  # noqa: S301 (our own changelog)
-        else:
-            state = PartitionState(topic=evs[0].message.topic, partition=evs[0].message.partition)
+        state = gw.read_state(key) or PartitionState(
+            topic=evs[0].message.topic, partition=evs[0].message.partition
+        )
         letters: list[DeadLetter] = []
         changed = False
+        saw_data = False
         for ev in evs:
             msg = ev.message
             if state.seen(msg.offset):
@@ -102,8 +99,7 @@ async def process_batch(
             state.apply(msg.offset, good, [r.reason for r in rejects], ticks)
             applied += len(good)
             changed = True
-            if good and metrics is not None:
-                metrics.last_data[key] = time.monotonic()
+            saw_data = saw_data or bool(good)
             for r in rejects:
                 letters.append(
                     DeadLetter.of(
@@ -117,14 +113,13 @@ async def process_batch(
                         index_in_batch=r.index,
                     )
                 )
+        if saw_data and metrics is not None:
+            metrics.last_data[key] = time.monotonic()
         outbox: list[tuple[Any, bytes, bytes]] = []
-        for raw_alert in state.take_alerts():  # dead-letter rate of this partition
-            alert = raw_alert.with_base_url(gw.settings.worker.base_url)
-            outbox.append((gw.alerts, alert.fingerprint.encode(), alert.model_dump_json().encode()))
-            if on_alert is not None:
-                on_alert(alert)
-            if metrics:
-                metrics.alerts += 1
+        partition_alerts = state.take_alerts()  # dead-letter rate of this partition
+        outbox.extend(_alert_records(gw, partition_alerts, on_alert))
+        if metrics:
+            metrics.alerts += len(partition_alerts)
         if changed and monitors:
             try:
                 outputs = state.run_monitors(spec_for)
@@ -133,11 +128,7 @@ async def process_batch(
                 state.pending.clear()
                 outputs = []
             for model, out in outputs:
-                for raw_alert in out.alerts:
-                    alert = raw_alert.with_base_url(gw.settings.worker.base_url)
-                    outbox.append((gw.alerts, alert.fingerprint.encode(), alert.model_dump_json().encode()))
-                    if on_alert is not None:
-                        on_alert(alert)
+                outbox.extend(_alert_records(gw, out.alerts, on_alert))
                 for window in out.windows:
                     for summary in window.summaries.values():
                         outbox.append((gw.windows, model.encode(), summary.model_dump_json().encode()))
@@ -154,12 +145,25 @@ async def process_batch(
                 metrics.dead_letters += len(letters)
         if changed:
             with event_context(evs[-1]):
-                gw.state[key] = zlib.compress(pickle.dumps(state, protocol=5), 1)
+                gw.state[key] = encode_state(state)
     if metrics:
         metrics.messages += len(events)
         metrics.batches += 1
         metrics.busy_s += time.perf_counter() - started
     return applied
+
+
+def _alert_records(
+    gw: GlasswatchApp, alerts: list[Alert], on_alert: Callable[[Alert], None] | None
+) -> list[tuple[Any, bytes, bytes]]:
+    """Alerts as alerts-topic records, their links on this worker's pages; ``on_alert`` sees each."""
+    records = []
+    for raw_alert in alerts:
+        alert = raw_alert.with_base_url(gw.settings.worker.base_url)
+        records.append((gw.alerts, alert.fingerprint.encode(), alert.model_dump_json().encode()))
+        if on_alert is not None:
+            on_alert(alert)
+    return records
 
 
 def _late_letter(rec: Located) -> DeadLetter:
@@ -210,11 +214,8 @@ async def write_idle_ticks(gw: GlasswatchApp, metrics: IngestMetrics, *, idle_af
         idle = now - last
         if idle <= idle_after_s:
             continue
-        stored: bytes | None = gw.state.get(key)
-        if not stored:
-            continue
-        state: PartitionState = pickle.loads(zlib.decompress(stored))  # noqa: S301 (our own changelog)
-        if state.max_event_time is None:
+        state = gw.read_state(key)
+        if state is None or state.max_event_time is None:
             continue
         target = state.max_event_time + timedelta(seconds=idle - idle_after_s)
         if target <= metrics.last_tick.get(key, state.max_event_time):

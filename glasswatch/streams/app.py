@@ -17,17 +17,31 @@ Decisions a successor needs:
 
 from __future__ import annotations
 
+import pickle
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 
+from glasswatch.core.partition import PartitionState
 from glasswatch.settings import Settings
 
-__all__ = ["STATE_MAX_BYTES", "GlasswatchApp", "create_app"]
+__all__ = ["STATE_MAX_BYTES", "GlasswatchApp", "create_app", "decode_state", "encode_state"]
 
 STATE_MAX_BYTES = 16 * 1024 * 1024
 """Upper bound of one partition's compressed state (changelog record and producer request)."""
+
+
+def encode_state(state: PartitionState) -> bytes:
+    """The table value of a partition's state: a zlib-compressed pickle."""
+    return zlib.compress(pickle.dumps(state, protocol=5), 1)
+
+
+def decode_state(value: bytes) -> PartitionState:
+    """Inverse of :func:`encode_state` (only our own writer produces the changelog)."""
+    state: PartitionState = pickle.loads(zlib.decompress(value))  # noqa: S301 (our own changelog)
+    return state
 
 
 @dataclass
@@ -39,8 +53,17 @@ class GlasswatchApp:
     dead_letters: Any
     windows: Any
     alerts: Any
-    state: Any  # faust.Table[str, bytes]: pickled PartitionState per source partition
+    state: Any  # faust.Table[str, bytes]: encode_state(PartitionState) per source partition
     settings: Settings
+
+    def read_state(self, key: str) -> PartitionState | None:
+        """The stored state of one source partition (``topic:partition``), if any."""
+        value: bytes | None = self.state.get(key)
+        return decode_state(value) if value else None
+
+    def read_states(self) -> dict[str, PartitionState]:
+        """The stored states of every source partition this worker holds."""
+        return {k: decode_state(v) for k, v in self.state.items() if v}
 
 
 def create_app(settings: Settings) -> GlasswatchApp:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import pickle
-import zlib
 from typing import Any
 
 from glasswatch.agents.ingest import IngestMetrics
-from glasswatch.core.partition import PartitionState
 from glasswatch.core.stats import merge_states
 from glasswatch.streams.app import GlasswatchApp
 
@@ -15,11 +12,7 @@ __all__ = ["attach_web", "prometheus_text", "snapshot"]
 
 
 def snapshot(gw: GlasswatchApp, metrics: IngestMetrics) -> dict[str, Any]:
-    states: dict[str, PartitionState] = {
-        k: pickle.loads(zlib.decompress(v))  # noqa: S301 (our own changelog)
-        for k, v in gw.state.items()
-        if v
-    }
+    states = gw.read_states()
     merged = merge_states(states.values())
     merged["partitions"] = {
         k: {"last_offset": v.last_offset, "accepted": v.accepted} for k, v in sorted(states.items())
@@ -67,10 +60,7 @@ def attach_web(gw: GlasswatchApp, metrics: IngestMetrics) -> None:
         """Per source partition and model: the monitor's state digest and open alerts (for audits
         and the restart test; computing digests is slow with anomaly scoring, hence its own page)."""
         out: dict[str, Any] = {}
-        for key, value in gw.state.items():
-            if not value:
-                continue
-            st: PartitionState = pickle.loads(zlib.decompress(value))  # noqa: S301 (our own changelog)
+        for key, st in gw.read_states().items():
             out[key] = {
                 model: {"digest": mon.state_digest(), "open_alerts": sorted(mon.open_alerts)}
                 for model, mon in st.monitors.items()
