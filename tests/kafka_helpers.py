@@ -7,32 +7,17 @@ synchronous tests. ``unique_topic`` keeps tests independent on a shared broker.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 import uuid
 from pathlib import Path
-from types import ModuleType
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from glasswatch.commands.demo import load_local_kafka
 
 __all__ = ["REPO_ROOT", "create_topic", "create_topic_sync", "load_local_kafka", "unique_topic"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOPIC_ALREADY_EXISTS = 36
-
-
-def load_local_kafka() -> ModuleType:
-    """Import ``deploy/local_kafka.py`` by path (``deploy`` is not a package) as ``local_kafka``."""
-    if "local_kafka" in sys.modules:
-        return sys.modules["local_kafka"]
-    path = REPO_ROOT / "deploy" / "local_kafka.py"
-    spec = importlib.util.spec_from_file_location("local_kafka", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["local_kafka"] = module  # dataclass/pickle-friendly, and loaded once per session
-    spec.loader.exec_module(module)
-    return module
 
 
 def unique_topic(prefix: str = "test") -> str:

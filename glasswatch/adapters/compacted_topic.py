@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from glasswatch.adapters.kafka_reader import read_partitions
 from glasswatch.errors import BrokerError
 
 __all__ = ["CompactedTopic", "ensure_compacted_topic", "topic_partitions"]
@@ -111,36 +112,20 @@ class CompactedTopic:
         try:
             await consumer.start()
             parts = await topic_partitions(consumer, self.topic, timeout)
-            consumer.assign(parts)
-            await consumer.seek_to_beginning(*parts)
-            ends = await consumer.end_offsets(parts)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + timeout
-            while await self._behind(consumer, ends):
-                if loop.time() > deadline:
-                    raise BrokerError(f"reading {self.topic} to its end timed out after {timeout:.0f}s")
-                batch = await consumer.getmany(timeout_ms=500)
-                for records in batch.values():
-                    for rec in records:
-                        if rec.key is None:
-                            continue
-                        key = rec.key.decode()
-                        if rec.value is None:
-                            out.pop(key, None)
-                        else:
-                            out[key] = rec.value
+            everything = (0, 1 << 62)
+            for rec in await read_partitions(consumer, dict.fromkeys(parts, everything), timeout):
+                if rec.key is None:
+                    continue
+                key = rec.key.decode()
+                if rec.value is None:
+                    out.pop(key, None)
+                else:
+                    out[key] = rec.value
         except (KafkaError, OSError) as exc:
             raise BrokerError(f"cannot read {self.topic} at {self.bootstrap} ({type(exc).__name__})") from exc
         finally:
             await consumer.stop()
         return out
-
-    @staticmethod
-    async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
-        for tp, end in ends.items():
-            if await consumer.position(tp) < end:
-                return True
-        return False
 
     async def close(self) -> None:
         if self._producer is not None:

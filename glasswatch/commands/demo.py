@@ -31,14 +31,17 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_local_kafka() -> ModuleType:
-    """Import ``deploy/local_kafka.py`` from the source checkout."""
+    """Import ``deploy/local_kafka.py`` from the source checkout, once, as ``local_kafka``
+    (``deploy`` is not a package; the tests and benchmarks load it through here too)."""
+    if "local_kafka" in sys.modules:
+        return sys.modules["local_kafka"]
     path = REPO_ROOT / "deploy" / "local_kafka.py"
     if not path.exists():
         raise EnvironmentNotReady(
             f"{path} not found: the demo's local Kafka needs a source checkout of glasswatch; "
             "or point GLASSWATCH_KAFKA_BOOTSTRAP at a running broker"
         )
-    spec = importlib.util.spec_from_file_location("glasswatch_local_kafka", path)
+    spec = importlib.util.spec_from_file_location("local_kafka", path)
     if spec is None or spec.loader is None:
         raise EnvironmentNotReady(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
@@ -61,7 +64,7 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
         timeout_s: float = typer.Option(180.0, help="How long to wait for the worker to catch up."),
     ) -> None:
         """Local demo: Kafka up, worker running, simulated traffic, stats and dead letters shown."""
-        from glasswatch.commands.traffic import read_dead_letters, simulate_traffic
+        from glasswatch.commands.traffic import read_topic_json, simulate_traffic
         from glasswatch.commands.worker import fetch_stats, render_stats
 
         s = settings()
@@ -119,7 +122,7 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
             else:
                 _say("timed out waiting for the worker; showing what it has")
             typer.echo(render_stats(snap) if snap else "no statistics yet")
-            letters = asyncio.run(read_dead_letters(bootstrap, s.topics.dead_letters))
+            letters = asyncio.run(read_topic_json(bootstrap, s.topics.dead_letters))
             typer.echo(f"\n{len(letters)} dead letters (glasswatch dlq show):")
             for d in letters[:10]:
                 typer.echo(

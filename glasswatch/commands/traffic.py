@@ -17,7 +17,7 @@ import typer
 from glasswatch.errors import BrokerError
 from glasswatch.settings import Settings
 
-__all__ = ["export_schemas", "read_dead_letters", "read_topic_json", "register", "simulate_traffic"]
+__all__ = ["export_schemas", "read_topic_json", "register", "simulate_traffic"]
 
 
 async def simulate_traffic(
@@ -75,40 +75,11 @@ async def simulate_traffic(
     return dict(sent)
 
 
-async def read_dead_letters(bootstrap: str, topic: str, timeout_s: float = 3.0) -> list[dict[str, Any]]:
-    """Read the whole dead-letter topic (from the beginning to its current end)."""
-    return await read_topic_json(bootstrap, topic, timeout_s)
-
-
 async def read_topic_json(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[dict[str, Any]]:
     """Every JSON value of ``topic`` from the beginning to its end *now*, in partition order."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from glasswatch.adapters.kafka_reader import read_topic
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    out: list[dict[str, Any]] = []
-    try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        if not parts:
-            await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        if not tps:
-            return out
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            positions = [await consumer.position(tp) for tp in tps]
-            if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
-                break
-            batch = await consumer.getmany(timeout_ms=500)
-            for msgs in batch.values():
-                out.extend(json.loads(m.value) for m in msgs)
-    finally:
-        await consumer.stop()
-    return out
+    return [json.loads(m.value) for m in await read_topic(bootstrap, topic, timeout_s=timeout_s) if m.value]
 
 
 def export_schemas(directory: Path) -> list[Path]:
@@ -175,7 +146,7 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
         """Dead letters by reason, with samples (source topic/partition/offset and the reason)."""
         s = settings()
         try:
-            letters = asyncio.run(read_dead_letters(s.kafka.bootstrap, s.topics.dead_letters))
+            letters = asyncio.run(read_topic_json(s.kafka.bootstrap, s.topics.dead_letters))
         except Exception as exc:
             typer.echo(f"error: cannot read {s.topics.dead_letters} at {s.kafka.bootstrap}: {exc}", err=True)
             raise typer.Exit(2) from exc

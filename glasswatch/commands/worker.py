@@ -52,7 +52,11 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     async def load_from_topic(fingerprint: str) -> list[Alert]:
         from glasswatch.commands.traffic import read_topic_json
 
-        docs = await read_topic_json(settings.kafka.bootstrap, settings.topics.alerts, timeout_s=10.0)
+        try:
+            docs = await read_topic_json(settings.kafka.bootstrap, settings.topics.alerts, timeout_s=10.0)
+        except BrokerError:
+            logging.getLogger("glasswatch").warning("alerts topic unreadable for alert %s", fingerprint)
+            return []
         return [Alert.model_validate(d) for d in docs if d.get("fingerprint") == fingerprint]
 
     attach_alert_pages(gw.app, book, load_from_topic)

@@ -45,6 +45,7 @@ class Message(NamedTuple):
     partition: int
     offset: int
     value: bytes | None
+    key: bytes | None = None
 
 
 @dataclass

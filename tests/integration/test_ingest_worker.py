@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from glasswatch.commands.traffic import read_dead_letters, read_topic_json, simulate_traffic
+from glasswatch.commands.traffic import read_topic_json, simulate_traffic
 from glasswatch.core.monitor import ModelMonitor
 from glasswatch.core.specs import MonitorSpec
 from glasswatch.core.stats import ModelStats
@@ -73,7 +73,7 @@ def test_good_events_counted_and_every_malformed_one_dead_lettered(worker: Worke
     letters = [
         DeadLetter.model_validate(d)
         for d in asyncio.run(
-            read_dead_letters(worker.settings.kafka.bootstrap, worker.settings.topics.dead_letters)
+            read_topic_json(worker.settings.kafka.bootstrap, worker.settings.topics.dead_letters)
         )
     ]
     assert Counter(d.reason for d in letters) == {kind: 3 for kind in MALFORMED_KINDS}
