@@ -46,8 +46,6 @@ class TopicSettings(_Section):
     predictions: str = "glasswatch-predictions"
     features: str = "glasswatch-features"
     labels: str = "glasswatch-labels"
-    events: str = "glasswatch-events"
-    """Validated events, keyed by model (the monitor reads this)."""
     dead_letters: str = "glasswatch-dlq"
     windows: str = "glasswatch-windows"
     alerts: str = "glasswatch-alerts"

@@ -39,7 +39,6 @@ class WorkerProcess:
                 predictions=f"t-{tag}-predictions",
                 features=f"t-{tag}-features",
                 labels=f"t-{tag}-labels",
-                events=f"t-{tag}-events",
                 dead_letters=f"t-{tag}-dlq",
                 windows=f"t-{tag}-windows",
                 alerts=f"t-{tag}-alerts",
