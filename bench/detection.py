@@ -3,7 +3,7 @@
 Each scenario is a stream of prediction events (100 events/s, 10 s windows, ~1,000 events per
 window) whose features come from River's ``synth.Friedman`` generator or from River's bundled
 ``Bananas`` data set (real rows, bootstrapped), with one change injected at a known event index
-(see ``glasswatch.core.simulate``): mean shift, variance change, category-mix change,
+(see ``glasswatch.testing.simulate``): mean shift, variance change, category-mix change,
 missing-rate jump, event-rate drop, and a clean stream. Every detector runs alone inside a
 ``ModelMonitor`` (same windows, same signals); per detector and scenario the bench prints JSON:
 
@@ -28,11 +28,11 @@ import numpy as np
 from river import datasets
 from river.datasets import synth
 
-from glasswatch.core.monitor import ModelMonitor
-from glasswatch.core.simulate import simulate
-from glasswatch.core.specs import DetectorSpec, MonitorSpec, SignalSpec
-from glasswatch.core.windows import Located
+from glasswatch.monitor.model_monitor import ModelMonitor
+from glasswatch.monitor.specs import DetectorSpec, MonitorSpec, SignalSpec
+from glasswatch.monitor.windows import Located
 from glasswatch.schemas.alert import AlertStatus
+from glasswatch.testing.simulate import simulate
 
 N, CHANGE_AT, SEEDS, BATCH = 45_000, 25_000, (1, 2), 5_000
 WINDOW = {"size_seconds": 10.0}

@@ -45,9 +45,9 @@ def main() -> None:
 
     if mode in ("glasswatch", "glasswatch-monitors"):
         from glasswatch.agents.ingest import IngestMetrics, process_batch
-        from glasswatch.core.validate import Limits
+        from glasswatch.ingest.validate import Limits
+        from glasswatch.kafka.app import create_app
         from glasswatch.settings import KafkaSettings, Settings, TopicSettings, WorkerSettings
-        from glasswatch.streams.app import create_app
 
         settings = Settings(
             kafka=KafkaSettings(bootstrap=bootstrap, partitions=1),

@@ -127,7 +127,7 @@ def main() -> None:
 
     from kafka_helpers import create_topic, load_local_kafka
 
-    from glasswatch.core.traffic import TrafficGenerator
+    from glasswatch.testing.traffic import TrafficGenerator
 
     workdir = Path(tempfile.mkdtemp(prefix="gw-bench-"))
     bootstrap = os.environ.get("GLASSWATCH_KAFKA_BOOTSTRAP", "")

@@ -1,8 +1,8 @@
 """Ingest agent: raw bytes → validate → statistics and monitors; bad input → dead-letter topic.
 
 Per batch of Kafka messages (``take_events``): group by source partition, skip offsets already
-applied, decode each message (:func:`glasswatch.core.validate.decode`), update that partition's
-:class:`~glasswatch.core.partition.PartitionState` (statistics, then the model monitors once per
+applied, decode each message (:func:`glasswatch.ingest.validate.decode`), update that partition's
+:class:`~glasswatch.monitor.partition.PartitionState` (statistics, then the model monitors once per
 batch), publish dead letters, alerts and closed-window summaries and *wait for their
 acknowledgement*, then write the state (one table value per partition). Nothing here raises on
 input: a failure of our own code is logged with the message coordinates and the message is
@@ -19,14 +19,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from glasswatch.core.partition import PartitionState, SpecLookup, default_spec
-from glasswatch.core.validate import Limits, Reject, decode
-from glasswatch.core.windows import Located
+from glasswatch.ingest.validate import Limits, Reject, decode
+from glasswatch.kafka.app import GlasswatchApp, encode_state
+from glasswatch.kafka.context import event_context
+from glasswatch.monitor.partition import PartitionState, SpecLookup, default_spec
+from glasswatch.monitor.windows import Located
 from glasswatch.schemas.alert import Alert
 from glasswatch.schemas.dead_letter import DeadLetter
 from glasswatch.schemas.events import Tick
-from glasswatch.streams.app import GlasswatchApp, encode_state
-from glasswatch.streams.context import event_context
 
 __all__ = ["IngestMetrics", "attach_ingest", "process_batch"]
 

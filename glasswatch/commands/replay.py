@@ -55,9 +55,9 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
         (--from 0) up to an alert's window yields the same alert, id included. The alert's own
         ``replay_command`` shows the window's range.
         """
-        from glasswatch.adapters.kafka_reader import read_range
         from glasswatch.commands.worker import spec_lookup
-        from glasswatch.core.replay import replay as run_replay
+        from glasswatch.kafka.reader import read_range
+        from glasswatch.monitor.replay import replay as run_replay
 
         s = settings()
         try:

@@ -27,7 +27,7 @@ __all__ = ["register", "render_silences", "run_router"]
 
 def render_silences(silences: list[object], now: datetime, *, show_all: bool = False) -> str:
     """A table of silences (active and pending; expired too with ``show_all``)."""
-    from glasswatch.core.silences import Silence
+    from glasswatch.alerting.silence import Silence
 
     rows = [
         "ID                                STATE    ENDS_AT                    BY        MATCHERS  COMMENT"
@@ -45,11 +45,11 @@ def render_silences(silences: list[object], now: datetime, *, show_all: bool = F
 
 def run_router(settings: Settings, routes_file: Path | None, *, group_id: str = "glasswatch-router") -> None:
     """Run the router until interrupted (secrets resolved from the environment here, at the edge)."""
-    from glasswatch.adapters.notifiers import build_notifiers
-    from glasswatch.adapters.router_runtime import RouterRuntime
-    from glasswatch.core.dispatcher import Dispatcher
-    from glasswatch.core.receivers import SecretRef
-    from glasswatch.core.routes import default_routing, load_routing_file
+    from glasswatch.agents.router import RouterRuntime
+    from glasswatch.alerting.dispatcher import Dispatcher
+    from glasswatch.alerting.notify.build import build_notifiers
+    from glasswatch.alerting.notify.receivers import SecretRef
+    from glasswatch.alerting.routes import default_routing, load_routing_file
 
     n = settings.notify
     if routes_file is not None:
@@ -86,8 +86,8 @@ def run_router(settings: Settings, routes_file: Path | None, *, group_id: str = 
 
 def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
     """Attach the routing commands to ``app``."""
-    from glasswatch.adapters.compacted_topic import CompactedTopic
-    from glasswatch.adapters.silence_store import SilenceStore
+    from glasswatch.kafka.compacted import CompactedTopic
+    from glasswatch.kafka.silence_store import SilenceStore
 
     silence = typer.Typer(
         help="Mute alerts for a while (stored in the silences topic).", no_args_is_help=True
@@ -114,8 +114,8 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
         created_by: Annotated[str | None, typer.Option(help="who (default: your user name)")] = None,
     ) -> None:
         """Add a silence; prints its id."""
-        from glasswatch.core.routes import parse_duration
-        from glasswatch.core.silences import Silence
+        from glasswatch.alerting.routes import parse_duration
+        from glasswatch.alerting.silence import Silence
 
         now = datetime.now(UTC)
         try:
@@ -171,7 +171,7 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
     @routes.command("check")
     def routes_check(file: Path) -> None:
         """Validate a routing YAML and print the route tree."""
-        from glasswatch.core.routes import load_routing_file
+        from glasswatch.alerting.routes import load_routing_file
 
         try:
             config = load_routing_file(file)

@@ -34,9 +34,9 @@ async def simulate_traffic(
     start: datetime | None = None,
 ) -> dict[str, int]:
     """Publish ``events`` good events and ``bad`` malformed messages; returns what was sent."""
-    from glasswatch.adapters.kafka_admin import ensure_topics, glasswatch_topics
     from glasswatch.client import Publisher
-    from glasswatch.core.traffic import TrafficGenerator
+    from glasswatch.kafka.admin import ensure_topics, glasswatch_topics
+    from glasswatch.testing.traffic import TrafficGenerator
 
     await ensure_topics(settings.kafka.bootstrap, glasswatch_topics(settings))
     virtual_rate = rate or 100.0
@@ -77,7 +77,7 @@ async def simulate_traffic(
 
 async def read_topic_json(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[dict[str, Any]]:
     """Every JSON value of ``topic`` from the beginning to its end *now*, in partition order."""
-    from glasswatch.adapters.kafka_reader import read_topic
+    from glasswatch.kafka.reader import read_topic
 
     return [json.loads(m.value) for m in await read_topic(bootstrap, topic, timeout_s=timeout_s) if m.value]
 

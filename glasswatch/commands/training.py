@@ -61,7 +61,7 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
             "GLASSWATCH_INSTANCE_TYPE, else local-<cpus>cpu-<GiB>gib.")] = None,
     ) -> None:
         """Train the example breast-cancer model with full lineage and register it."""
-        from glasswatch.core.repro import PriceTable
+        from glasswatch.training.capture import PriceTable
         from glasswatch.training.pipeline import TrainConfig
         from glasswatch.training.pipeline import train as run_pipeline
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import typer
 
-from glasswatch.core.specs import MonitorSpec, load_specs
 from glasswatch.errors import BrokerError, ConfigError
+from glasswatch.monitor.specs import MonitorSpec, load_specs
 from glasswatch.settings import Settings
 
 __all__ = ["fetch_stats", "register", "render_stats", "run_worker"]
@@ -25,10 +25,10 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     """Create topics, build the Faust app and run it until SIGTERM/SIGINT."""
     from faust.worker import Worker
 
-    from glasswatch.adapters.kafka_admin import ensure_topics, glasswatch_topics
     from glasswatch.agents.ingest import IngestMetrics, attach_ingest
+    from glasswatch.kafka.admin import ensure_topics, glasswatch_topics
+    from glasswatch.kafka.app import create_app
     from glasswatch.schemas.alert import Alert
-    from glasswatch.streams.app import create_app
     from glasswatch.web.alerts import AlertBook, attach_alert_pages
     from glasswatch.web.stats import attach_web
 

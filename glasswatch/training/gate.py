@@ -35,10 +35,10 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import MetricThreshold
 from mlflow.tracking import MlflowClient
 
-from glasswatch.adapters.mlflow_tracking import import_pyfunc_quietly
 from glasswatch.errors import GateFailed
 from glasswatch.schemas.alert import Alert, AlertKind, Lineage, Severity
 from glasswatch.training.notify import AlertSink, desktop_notify, log_alert
+from glasswatch.training.tracking import import_pyfunc_quietly
 
 __all__ = ["GateConfig", "GateResult", "champion_version", "enforce", "evaluate_gate", "gate_alert"]
 

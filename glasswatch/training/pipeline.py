@@ -1,6 +1,6 @@
 """Example training pipeline: breast-cancer classifier, end to end with full lineage.
 
-Steps (all inside one :func:`~glasswatch.repro.tracked_run`):
+Steps (all inside one :func:`~glasswatch.training.repro.tracked_run`):
 
 1. load scikit-learn's bundled breast-cancer data (no download), split it with a *fixed*
    ``split_seed`` into train / validation / reference and write ``<data_dir>/<version>/*.csv``;
@@ -25,7 +25,7 @@ Decisions
 * The reference dataset for the monitor is logged as the run artifact
   ``reference/reference.csv``; run tag and version tags ``glasswatch.reference.uri`` /
   ``glasswatch.reference.sha256`` point at it.
-* A monitor spec ``<repo>/monitors/<model>.yaml`` is validated (:mod:`glasswatch.core.specs`),
+* A monitor spec ``<repo>/monitors/<model>.yaml`` is validated (:mod:`glasswatch.monitor.specs`),
   logged as ``monitor/<model>.yaml`` and recorded in the run tag ``glasswatch.monitor_spec``
   (path and sha256).
 """
@@ -53,10 +53,13 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from glasswatch.adapters.mlflow_tracking import import_pyfunc_quietly
-from glasswatch.core.specs import load_spec_text
 from glasswatch.errors import GateFailed
-from glasswatch.repro import (
+from glasswatch.monitor.specs import load_spec_text
+from glasswatch.schemas.alert import Lineage
+from glasswatch.training import explain
+from glasswatch.training.gate import GateConfig, enforce, evaluate_gate
+from glasswatch.training.notify import AlertSink, desktop_notify, log_alert
+from glasswatch.training.repro import (
     PriceTable,
     file_sha256,
     log_dataset,
@@ -65,10 +68,7 @@ from glasswatch.repro import (
     tracked_run,
     write_version,
 )
-from glasswatch.schemas.alert import Lineage
-from glasswatch.training import explain
-from glasswatch.training.gate import GateConfig, enforce, evaluate_gate
-from glasswatch.training.notify import AlertSink, desktop_notify, log_alert
+from glasswatch.training.tracking import import_pyfunc_quietly
 
 __all__ = ["TARGET", "TrainConfig", "TrainResult", "load_splits", "model_hash", "train"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from glasswatch.agents.ingest import IngestMetrics
-from glasswatch.core.stats import merge_states
-from glasswatch.streams.app import GlasswatchApp
+from glasswatch.kafka.app import GlasswatchApp
+from glasswatch.monitor.stats import merge_states
 
 __all__ = ["attach_web", "prometheus_text", "snapshot"]
 

@@ -8,16 +8,16 @@ from collections.abc import Iterator
 import pytest
 from fake_servers import FakePagerDuty, Reply
 from pydantic import SecretStr
-from routing_factories import T0, Driver, alert, resolved
 
-from glasswatch.adapters.pagerduty_notifier import SUMMARY_LIMIT, PagerDutyNotifier
-from glasswatch.core.dispatcher import Dispatcher
-from glasswatch.core.notify import Notification
-from glasswatch.core.redaction import Redactor
-from glasswatch.core.routes import load_routing
+from glasswatch.alerting.dispatcher import Dispatcher
+from glasswatch.alerting.notify.base import Notification
+from glasswatch.alerting.notify.pagerduty import SUMMARY_LIMIT, PagerDutyNotifier
+from glasswatch.alerting.notify.redaction import Redactor
+from glasswatch.alerting.routes import load_routing
 from glasswatch.errors import NotifyError
 from glasswatch.schemas.alert import Lineage, Severity
 from glasswatch.testing import FakeClock
+from glasswatch.testing.routing import T0, Driver, alert, resolved
 
 KEY = "R0UTINGKEYCANARY5c1e9d0a2b7fQZQZ"
 

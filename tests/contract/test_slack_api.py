@@ -8,17 +8,17 @@ from collections.abc import Iterator
 import pytest
 from fake_servers import FakeSlack, Reply
 from pydantic import SecretStr
-from routing_factories import T0, Driver, alert, resolved
 
-from glasswatch.adapters.rate_limit import RateLimiter
-from glasswatch.adapters.slack_notifier import SlackNotifier
-from glasswatch.core.dispatcher import Dispatcher
-from glasswatch.core.notify import Notification
-from glasswatch.core.redaction import Redactor
-from glasswatch.core.routes import load_routing
+from glasswatch.alerting.dispatcher import Dispatcher
+from glasswatch.alerting.notify.base import Notification
+from glasswatch.alerting.notify.rate_limit import RateLimiter
+from glasswatch.alerting.notify.redaction import Redactor
+from glasswatch.alerting.notify.slack.notifier import SlackNotifier
+from glasswatch.alerting.routes import load_routing
 from glasswatch.errors import NotifyError
 from glasswatch.schemas.alert import Lineage
 from glasswatch.testing import FakeClock, FakeNotifier
+from glasswatch.testing.routing import T0, Driver, alert, resolved
 
 TOKEN = "xoxb-CANARY-7f3a9-slack-token"
 

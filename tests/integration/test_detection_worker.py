@@ -12,8 +12,8 @@ import pytest
 
 from glasswatch.client import Publisher
 from glasswatch.commands.traffic import read_topic_json
-from glasswatch.core.simulate import simulate
 from glasswatch.schemas import Alert, AlertKind, AlertStatus, fingerprint_of
+from glasswatch.testing.simulate import simulate
 
 from .worker_process import WorkerProcess
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from glasswatch.adapters.kafka_reader import read_range
 from glasswatch.client import Publisher
 from glasswatch.commands.traffic import read_topic_json
-from glasswatch.core.replay import replay
-from glasswatch.core.simulate import simulate
-from glasswatch.core.specs import load_spec_text
+from glasswatch.kafka.reader import read_range
+from glasswatch.monitor.replay import replay
+from glasswatch.monitor.specs import load_spec_text
 from glasswatch.schemas import Alert, AlertKind, AlertStatus
+from glasswatch.testing.simulate import simulate
 
 from .worker_process import WorkerProcess
 

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from glasswatch.commands.traffic import read_topic_json, simulate_traffic
-from glasswatch.core.monitor import ModelMonitor
-from glasswatch.core.specs import MonitorSpec
-from glasswatch.core.stats import ModelStats
-from glasswatch.core.traffic import MALFORMED_KINDS, TrafficGenerator
-from glasswatch.core.validate import decode
-from glasswatch.core.windows import Located
+from glasswatch.ingest.validate import decode
+from glasswatch.monitor.model_monitor import ModelMonitor
+from glasswatch.monitor.specs import MonitorSpec
+from glasswatch.monitor.stats import ModelStats
+from glasswatch.monitor.windows import Located
 from glasswatch.schemas import DeadLetter, PredictionEvent
+from glasswatch.testing.traffic import MALFORMED_KINDS, TrafficGenerator
 
 from .worker_process import WorkerProcess
 
@@ -93,8 +93,8 @@ def test_good_events_counted_and_every_malformed_one_dead_lettered(worker: Worke
 
 def _uninterrupted(bootstrap: str, model: str, topic: str, partition: int) -> tuple[str, set[str]]:
     """Digest and alert ids of a monitor fed the partition's events of ``model`` in one go."""
-    from glasswatch.adapters.kafka_reader import read_range
-    from glasswatch.core.validate import Limits
+    from glasswatch.ingest.validate import Limits
+    from glasswatch.kafka.reader import read_range
 
     msgs = asyncio.run(read_range(bootstrap, topic, partition, 0, 10**9))
     no_skew = Limits(max_clock_skew_s=math.inf, max_age_s=math.inf)

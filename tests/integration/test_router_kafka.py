@@ -23,20 +23,20 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fake_servers import FakePagerDuty, FakeSlack, Reply
 from kafka_helpers import create_topic, unique_topic
-from routing_factories import alert, resolved
 
-from glasswatch.adapters.compacted_topic import CompactedTopic
-from glasswatch.adapters.notifiers import build_notifiers
-from glasswatch.adapters.rate_limit import RateLimiter
-from glasswatch.adapters.router_runtime import RouterRuntime
-from glasswatch.adapters.silence_store import SilenceStore
-from glasswatch.adapters.slack_notifier import SlackNotifier
-from glasswatch.core.dispatcher import Dispatcher
-from glasswatch.core.notify import RetryPolicy
-from glasswatch.core.routes import RoutingConfig, load_routing
-from glasswatch.core.silences import Silence
+from glasswatch.agents.router import RouterRuntime
+from glasswatch.alerting.dispatcher import Dispatcher
+from glasswatch.alerting.notify.base import RetryPolicy
+from glasswatch.alerting.notify.build import build_notifiers
+from glasswatch.alerting.notify.rate_limit import RateLimiter
+from glasswatch.alerting.notify.slack.notifier import SlackNotifier
+from glasswatch.alerting.routes import RoutingConfig, load_routing
+from glasswatch.alerting.silence import Silence
+from glasswatch.kafka.compacted import CompactedTopic
+from glasswatch.kafka.silence_store import SilenceStore
 from glasswatch.schemas.alert import Alert, Severity
 from glasswatch.schemas.dead_letter import DeadLetter
+from glasswatch.testing.routing import alert, resolved
 
 pytestmark = pytest.mark.integration
 

@@ -15,13 +15,13 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from glasswatch.commands.training import register
-from glasswatch.core.repro import file_sha256
 from glasswatch.errors import GateFailed
-from glasswatch.repro import tracked_run
 from glasswatch.schemas.alert import Alert, AlertKind, Severity
 from glasswatch.settings import Settings
+from glasswatch.training.capture import file_sha256
 from glasswatch.training.gate import GateConfig
 from glasswatch.training.pipeline import TrainConfig, train
+from glasswatch.training.repro import tracked_run
 
 # thread method: a deadlock inside C code (seen once under heavy load, not reproduced) cannot be
 # interrupted by the default SIGALRM method; this dumps every thread's stack and ends the session

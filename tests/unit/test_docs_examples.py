@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from glasswatch.core.routes import load_routing
+from glasswatch.alerting.routes import load_routing
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

@@ -66,8 +66,8 @@ def test_simulate_without_a_broker_fails_cleanly(monkeypatch: pytest.MonkeyPatch
 def test_exported_schema_accepts_what_the_generator_publishes(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from glasswatch.core.traffic import TrafficGenerator
     from glasswatch.schemas import PredictionEvent
+    from glasswatch.testing.traffic import TrafficGenerator
 
     doc = TrafficGenerator(start=datetime.now(UTC)).event(0)
     schema = PredictionEvent.model_json_schema()

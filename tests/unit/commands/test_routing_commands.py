@@ -43,30 +43,30 @@ def test_routes_check_names_file_line_and_field(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "module",
     [
-        "glasswatch.core.matchers",
-        "glasswatch.core.routes",
-        "glasswatch.core.receivers",
-        "glasswatch.core.grouping",
-        "glasswatch.core.dedup",
-        "glasswatch.core.silences",
-        "glasswatch.core.inhibition",
-        "glasswatch.core.escalation",
-        "glasswatch.core.severity_rules",
-        "glasswatch.core.notify",
-        "glasswatch.core.dispatcher",
-        "glasswatch.core.redaction",
-        "glasswatch.adapters.slack_notifier",
-        "glasswatch.adapters.slack_blocks",
-        "glasswatch.adapters.pagerduty_notifier",
-        "glasswatch.adapters.desktop_notifier",
-        "glasswatch.adapters.log_notifier",
-        "glasswatch.adapters.webhook_notifier",
-        "glasswatch.adapters.notify_errors",
-        "glasswatch.adapters.rate_limit",
-        "glasswatch.adapters.notifiers",
-        "glasswatch.adapters.compacted_topic",
-        "glasswatch.adapters.silence_store",
-        "glasswatch.adapters.router_runtime",
+        "glasswatch.alerting.matchers",
+        "glasswatch.alerting.routes",
+        "glasswatch.alerting.notify.receivers",
+        "glasswatch.alerting.grouping",
+        "glasswatch.alerting.dedup",
+        "glasswatch.alerting.silence",
+        "glasswatch.alerting.inhibit",
+        "glasswatch.alerting.escalation",
+        "glasswatch.alerting.severity_rules",
+        "glasswatch.alerting.notify.base",
+        "glasswatch.alerting.dispatcher",
+        "glasswatch.alerting.notify.redaction",
+        "glasswatch.alerting.notify.slack.notifier",
+        "glasswatch.alerting.notify.slack.blocks",
+        "glasswatch.alerting.notify.pagerduty",
+        "glasswatch.alerting.notify.desktop",
+        "glasswatch.alerting.notify.log",
+        "glasswatch.alerting.notify.webhook",
+        "glasswatch.alerting.notify.http_errors",
+        "glasswatch.alerting.notify.rate_limit",
+        "glasswatch.alerting.notify.build",
+        "glasswatch.kafka.compacted",
+        "glasswatch.kafka.silence_store",
+        "glasswatch.agents.router",
         "glasswatch.commands.routing",
         "glasswatch.testing",
     ],
@@ -91,9 +91,9 @@ def test_router_run_wires_settings_routes_and_secrets(
 ) -> None:
     from pydantic import SecretStr
 
-    from glasswatch.adapters.log_notifier import LogNotifier
-    from glasswatch.adapters.pagerduty_notifier import PagerDutyNotifier
-    from glasswatch.adapters.router_runtime import RouterRuntime
+    from glasswatch.agents.router import RouterRuntime
+    from glasswatch.alerting.notify.log import LogNotifier
+    from glasswatch.alerting.notify.pagerduty import PagerDutyNotifier
     from glasswatch.commands.routing import run_router
     from glasswatch.settings import NotifySettings, Settings, TopicSettings
 

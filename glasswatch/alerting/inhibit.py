@@ -1,0 +1,94 @@
+"""Inhibition: a firing *source* alert mutes *target* alerts that agree on the ``equal`` labels.
+
+The default rule says: while a ``schema_break`` or ``upstream_outage`` alert fires for a model,
+the per-feature alerts of that model (``signal`` ``feature:...``) are noise and stay quiet.
+Semantics follow Alertmanager's ``inhibit/inhibit.go``: an alert never inhibits itself, and a
+label missing on both sides counts as equal.
+
+Examples
+--------
+>>> from datetime import datetime, timezone
+>>> from glasswatch.schemas.alert import Alert, AlertKind, Severity
+>>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+>>> outage = Alert.build(kind=AlertKind.UPSTREAM_OUTAGE, severity=Severity.CRITICAL, model="churn",
+...                      signal="events", summary="no events", starts_at=t)
+>>> drift = Alert.build(kind=AlertKind.DATA_DRIFT, severity=Severity.WARNING, model="churn",
+...                     signal="feature:age", summary="age drifted", starts_at=t)
+>>> inhibitor = Inhibitor(DEFAULT_INHIBIT_RULES)
+>>> inhibitor.mutes(drift)
+False
+>>> inhibitor.update(outage).mutes(drift), inhibitor.mutes(outage)
+(True, False)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from glasswatch.alerting.matchers import Matcher, matches_all, parse_matchers
+from glasswatch.schemas.alert import Alert, AlertStatus
+
+__all__ = ["DEFAULT_INHIBIT_RULES", "InhibitRule", "Inhibitor"]
+
+
+class InhibitRule(BaseModel):
+    """Mute alerts matching ``target_matchers`` while one matching ``source_matchers`` fires."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source_matchers: tuple[Matcher, ...]
+    target_matchers: tuple[Matcher, ...]
+    equal: tuple[str, ...] = ()
+
+    @field_validator("source_matchers", "target_matchers", mode="before")
+    @classmethod
+    def _parse(cls, value: Iterable[str | Matcher]) -> tuple[Matcher, ...]:
+        return parse_matchers(value)
+
+    def inhibits(self, source: Alert, target: Alert) -> bool:
+        """Whether firing ``source`` mutes ``target`` under this rule."""
+        if source.fingerprint == target.fingerprint:
+            return False
+        if not (
+            matches_all(self.source_matchers, source.labels)
+            and matches_all(self.target_matchers, target.labels)
+        ):
+            return False
+        return all(source.labels.get(k, "") == target.labels.get(k, "") for k in self.equal)
+
+
+DEFAULT_INHIBIT_RULES: tuple[InhibitRule, ...] = (
+    InhibitRule(
+        source_matchers=parse_matchers(['kind=~"schema_break|upstream_outage"']),
+        target_matchers=parse_matchers(['signal=~"feature:.*"', 'kind!~"schema_break|upstream_outage"']),
+        equal=("model",),
+    ),
+)
+"""A schema break or upstream outage mutes the per-feature alerts of the same model."""
+
+
+class Inhibitor:
+    """Keeps the currently firing alerts and answers ``mutes(alert)`` from them."""
+
+    def __init__(self, rules: Sequence[InhibitRule] = DEFAULT_INHIBIT_RULES) -> None:
+        self.rules = tuple(rules)
+        self._firing: dict[str, Alert] = {}
+
+    def update(self, alert: Alert) -> Self:
+        """Track ``alert``: firing alerts may inhibit, resolved ones stop inhibiting."""
+        if alert.status is AlertStatus.FIRING:
+            self._firing[alert.fingerprint] = alert
+        else:
+            self._firing.pop(alert.fingerprint, None)
+        return self
+
+    @property
+    def firing(self) -> tuple[Alert, ...]:
+        return tuple(self._firing.values())
+
+    def mutes(self, alert: Alert) -> bool:
+        """True when some firing alert inhibits ``alert`` under some rule."""
+        return any(rule.inhibits(source, alert) for rule in self.rules for source in self._firing.values())

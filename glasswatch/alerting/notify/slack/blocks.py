@@ -1,0 +1,111 @@
+"""Block Kit for one alert group: what, where, how bad, top features, links, replay command.
+
+Examples
+--------
+>>> from datetime import datetime, timezone
+>>> from glasswatch.alerting.notify.base import Notification
+>>> from glasswatch.schemas.alert import Alert, AlertKind, Severity
+>>> a = Alert.build(kind=AlertKind.DATA_DRIFT, severity=Severity.CRITICAL, model="churn",
+...                 signal="feature:age", summary="age drifted (PSI 0.31)",
+...                 starts_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+...                 evidence={"top_features": [{"feature": "age", "score": 0.31}, "income"]},
+...                 replay_command="glasswatch replay --from 10 --to 99")
+>>> text, blocks = render(Notification(receiver="slack", group_key="g", alerts=(a,)))
+>>> text
+':red_circle: [FIRING:1] churn data_drift — age drifted (PSI 0.31)'
+>>> [b["type"] for b in blocks]
+['header', 'section', 'context', 'section', 'divider']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from glasswatch.alerting.notify.base import Notification
+from glasswatch.schemas.alert import Alert, AlertStatus, Severity
+
+__all__ = ["MAX_ALERTS", "render", "top_features"]
+
+MAX_ALERTS = 10
+"""Alerts shown per message (Slack allows 50 blocks); the rest are counted."""
+_ICON = {
+    Severity.CRITICAL: ":red_circle:",
+    Severity.WARNING: ":large_orange_circle:",
+    Severity.INFO: ":information_source:",
+}
+
+
+def top_features(alert: Alert, k: int = 3) -> list[str]:
+    """Up to ``k`` "feature (score)" strings from ``evidence`` (``top_features``,
+    ``drifted_features`` or ``shap_top``; items are names or ``{"feature", "score"}``)."""
+    raw: Any = None
+    for key in ("top_features", "drifted_features", "shap_top"):
+        raw = alert.evidence.get(key)
+        if raw:
+            break
+    out: list[str] = []
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, dict) and "feature" in item:
+            score = item.get("score", item.get("value"))
+            out.append(
+                f"{item['feature']} ({score:.3g})" if isinstance(score, int | float) else str(item["feature"])
+            )
+        elif isinstance(item, str):
+            out.append(item)
+        if len(out) == k:
+            break
+    return out
+
+
+def _links(alert: Alert) -> str:
+    parts = [f"<{alert.links.dashboard}|dashboard>", f"<{alert.links.playbook}|playbook>"]
+    if alert.links.mlflow_run:
+        parts.append(f"<{alert.links.mlflow_run}|MLflow run>")
+    return " · ".join(parts)
+
+
+def _alert_blocks(alert: Alert) -> list[dict[str, Any]]:
+    state = "RESOLVED" if alert.status is AlertStatus.RESOLVED else alert.severity.value.upper()
+    lines = [
+        f"*{state}* · `{alert.model}` · {alert.kind.value} · `{alert.signal}`",
+        alert.summary,
+    ]
+    feats = top_features(alert)
+    if feats:
+        lines.append("Top features: " + ", ".join(feats))
+    if alert.lineage.model_version:
+        lines.append(f"Model version: {alert.lineage.model_version}")
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": _links(alert)}]},
+    ]
+    if alert.replay_command:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"Replay: ```{alert.replay_command[:2800]}```"},
+            }
+        )
+    blocks.append({"type": "divider"})
+    return blocks
+
+
+def render(n: Notification) -> tuple[str, list[dict[str, Any]]]:
+    """The fallback ``text`` and the ``blocks`` of a message for notification ``n``."""
+    firing, resolved = n.firing, n.resolved
+    first = (firing or resolved)[0]
+    worst = max((a.severity for a in firing), key=list(Severity).index, default=first.severity)
+    head = f"[FIRING:{len(firing)}]" if firing else f"[RESOLVED:{len(resolved)}]"
+    icon = _ICON[worst] if firing else ":large_green_circle:"
+    where = " ".join(dict.fromkeys(v for v in (first.model, first.kind.value) if v))
+    text = f"{icon} {head} {where} — {first.summary}"[:3000]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"{head} {where}"[:150]}}
+    ]
+    shown = [*firing, *resolved][:MAX_ALERTS]
+    for alert in shown:
+        blocks.extend(_alert_blocks(alert))
+    hidden = len(n.alerts) - len(shown)
+    if hidden > 0:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"…and {hidden} more"}]})
+    return text, blocks

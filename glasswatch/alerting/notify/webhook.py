@@ -1,0 +1,75 @@
+"""Webhook receiver: POST an Alertmanager-style JSON body with the stdlib (``urllib``).
+
+The stdlib keeps the dependency list short and gives full control of error text: the URL is a
+secret (tokens hide in webhook URLs) and never appears in a log line or an error. Body::
+
+    {"version": "4", "receiver": ..., "status": "firing"|"resolved", "groupKey": ...,
+     "groupLabels": {...}, "alerts": [<Alert JSON>...]}
+
+Errors map like every receiver (:mod:`glasswatch.alerting.notify.http_errors`).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from pydantic import SecretStr
+
+from glasswatch.alerting.notify.base import Notification
+from glasswatch.alerting.notify.http_errors import from_status, network_error
+from glasswatch.alerting.notify.redaction import Redactor
+
+__all__ = ["WebhookNotifier", "webhook_body"]
+
+
+def webhook_body(n: Notification) -> dict[str, Any]:
+    """The JSON document posted for ``n``."""
+    return {
+        "version": "4",
+        "receiver": n.receiver,
+        "status": "firing" if n.firing else "resolved",
+        "groupKey": n.group_key,
+        "groupLabels": n.group_labels,
+        "alerts": [a.model_dump(mode="json") for a in n.alerts],
+    }
+
+
+class WebhookNotifier:
+    def __init__(self, name: str, *, url: SecretStr, timeout: float = 10.0) -> None:
+        scheme = url.get_secret_value().split(":", 1)[0].lower()
+        if scheme not in ("http", "https"):
+            raise ValueError(f"webhook {name}: URL must be http(s)")
+        self.name = name
+        self._url = url
+        self._timeout = timeout
+        parts = urllib.parse.urlsplit(url.get_secret_value())
+        # the URL's path and query are the secret part; servers like to echo just those back
+        tail = parts.path + (f"?{parts.query}" if parts.query else "")
+        self._redact = Redactor([url, tail if len(tail) >= 6 else None, parts.query or None])
+
+    def send(self, notification: Notification) -> None:
+        data = json.dumps(webhook_body(notification)).encode()
+        req = urllib.request.Request(  # noqa: S310  (scheme checked in __init__)
+            self._url.get_secret_value(),
+            data=data,
+            method="POST",
+            headers={"Content-Type": "application/json", "User-Agent": "glasswatch"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=self._timeout) as resp:  # noqa: S310
+                resp.read()
+        except urllib.error.HTTPError as exc:
+            body = exc.read().decode("utf-8", "replace") if exc.fp is not None else ""
+            raise from_status(
+                f"webhook {self.name}",
+                exc.code,
+                body=body,
+                retry_after=exc.headers.get("Retry-After"),
+                redact=self._redact,
+            ) from None
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            raise network_error(f"webhook {self.name}", exc, redact=self._redact) from None

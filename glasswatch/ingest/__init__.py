@@ -1,0 +1,1 @@
+"""glasswatch.ingest."""

@@ -1,0 +1,297 @@
+"""``ModelMonitor``: windows, thresholds, drift detectors and anomaly scoring for one model.
+
+Feed it events with their Kafka coordinates; it returns alerts (firing *and* resolved), the events
+that arrived too late (send them to the dead-letter topic, reason ``late``) and the closed window
+summaries (for the windows topic). Each closed window yields *signals* (see
+:mod:`glasswatch.monitor.specs`), and each signal runs its static band, learned band and drift
+detectors. The kind of an alert follows the signal and the source:
+
+=======================================  ==============================================
+``*:missing_rate``                       ``missing_rate`` (static or learned band)
+``events:rate``, ``events:gap``          ``event_rate``
+``anomaly:rate``                         ``anomaly_rate``
+``*:category_mix`` (excess total var.)   ``threshold_dynamic``
+any other signal, static / learned band  ``threshold_static`` / ``threshold_dynamic``
+any signal, drift detector               ``drift_detector``
+=======================================  ==============================================
+
+One fingerprint (model, kind, signal) is one condition: it fires once when its first source fires
+and resolves when its last source resolves, so the same condition never has two open alerts.
+Rate-like signals (missing rate, category mix, anomaly rate) only alert upwards.
+
+The monitor holds no clock, lock or handle: ``pickle.dumps(monitor)`` is its full state, and a
+restored monitor continues exactly like the original (:meth:`state_digest` compares two).
+
+Examples
+--------
+>>> from datetime import datetime, timedelta, timezone
+>>> from glasswatch.monitor.specs import MonitorSpec, SignalSpec, StaticBounds
+>>> from glasswatch.schemas.events import PredictionEvent
+>>> spec = MonitorSpec(model="m", window={"size_seconds": 10}, anomaly={"enabled": False},
+...                    default=SignalSpec(dynamic=None, detectors=()),
+...                    signals={"prediction:mean": SignalSpec(static=StaticBounds(upper=0.8),
+...                                                          dynamic=None, detectors=())})
+>>> mon = ModelMonitor(spec)
+>>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+>>> recs = [Located(PredictionEvent(model="m", model_version="7", prediction_id=str(i),
+...                                 event_time=t0 + timedelta(seconds=i),
+...                                 prediction=0.5 if i < 20 else 0.9), "predictions", 0, i)
+...         for i in range(45)]
+>>> out = mon.update_many(recs)
+>>> [(a.kind.value, a.signal, a.status.value, a.evidence["window_start"]) for a in out.alerts]
+[('threshold_static', 'prediction:mean', 'firing', '2026-01-01T00:00:20+00:00')]
+>>> out.alerts[0].lineage.offsets[0].first, out.alerts[0].lineage.offsets[0].last
+(20, 29)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+
+from glasswatch.monitor.anomaly import AnomalyScorer
+from glasswatch.monitor.category_mix import CategoryMix
+from glasswatch.monitor.detectors import DriftDetector
+from glasswatch.monitor.digest import state_digest
+from glasswatch.monitor.signal_alert import alert_kind, make_alert, rate_like
+from glasswatch.monitor.specs import MonitorSpec, SignalSpec
+from glasswatch.monitor.summary import WindowSummary
+from glasswatch.monitor.thresholds import Decision, DynamicThreshold, StaticThreshold
+from glasswatch.monitor.windows import ClosedWindow, Located, WindowAggregator
+from glasswatch.schemas.alert import Alert, fingerprint_of
+from glasswatch.schemas.events import LabelEvent
+
+__all__ = ["Located", "ModelMonitor", "MonitorOutput"]
+
+RATE_FLOOR = 0.005  # min std of rate-like signals (fractions), so a constant 0 still has a band
+
+
+class MonitorOutput(NamedTuple):
+    alerts: list[Alert]
+    late: list[Located]
+    windows: list[ClosedWindow]
+
+
+@dataclass
+class _Signal:
+    spec: SignalSpec
+    static: StaticThreshold | None
+    dynamic: DynamicThreshold | None
+    detectors: list[DriftDetector]
+
+
+@dataclass
+class _Open:
+    starts_at: datetime
+    sources: dict[str, None] = field(default_factory=dict)
+
+
+class ModelMonitor:
+    """Online monitor of one model; ``spec`` is kept verbatim (see the module docstring)."""
+
+    def __init__(self, spec: MonitorSpec) -> None:
+        self.spec = spec
+        w, a = spec.window, spec.anomaly
+        self.windows = WindowAggregator(
+            spec.model,
+            w.size_seconds,
+            w.hop_seconds,
+            w.allowed_lateness_seconds,
+            spec.features,
+            spec.categorical,
+            w.max_empty_windows,
+            spec.seed,
+        )
+        self.scorer = (
+            AnomalyScorer(
+                a.features, a.warmup_events, a.q, a.n_trees, a.height, a.window_size, a.stride, spec.seed
+            )
+            if a.enabled
+            else None
+        )
+        self.config_hash = spec.config_hash()
+        self._signals: dict[str, _Signal | None] = {}
+        self._mixes: dict[str, CategoryMix] = {}
+        self._open: dict[str, _Open] = {}
+
+    @property
+    def open_alerts(self) -> dict[str, datetime]:
+        """Fingerprint -> start of every open condition."""
+        return {fp: o.starts_at for fp, o in self._open.items()}
+
+    def state_digest(self) -> str:
+        """SHA-256 of the monitor's full state in a canonical form (equal state, equal digest)."""
+        return state_digest(self)
+
+    def update_many(self, records: Sequence[Located]) -> MonitorOutput:
+        """Add a batch of events (in arrival order) and evaluate every window that closed.
+
+        Label events are skipped; an event of another model raises ``ValueError``.
+        """
+        late: list[Located] = []
+        windows, scorer = self.windows, self.scorer
+        model = self.spec.model
+        for rec in records:
+            ev = rec.event
+            if isinstance(ev, LabelEvent):
+                continue
+            if ev.model != model:
+                raise ValueError(f"event of model {ev.model!r} fed to the monitor of {model!r}")
+            t = windows.accept(rec)
+            if t is None:
+                late.append(rec)
+            elif scorer is not None:
+                windows.add(rec, t, {"anomaly": scorer.update(ev.features).flag})
+            else:
+                windows.add(rec, t)
+        closed = windows.flush()
+        return MonitorOutput(self._evaluate(closed), late, closed)
+
+    def advance(self, event_time: datetime) -> MonitorOutput:
+        """Close windows up to ``event_time`` when input is idle (the caller owns the clock)."""
+        closed = self.windows.advance(event_time)
+        return MonitorOutput(self._evaluate(closed), [], closed)
+
+    # -- evaluation ------------------------------------------------------------------------
+
+    def _evaluate(self, closed: list[ClosedWindow]) -> list[Alert]:
+        alerts: list[Alert] = []
+        first = self.windows.first_event_time
+        for window in closed:
+            partial = first is not None and window.start < first  # the stream began mid-window
+            for stream, summary in window.summaries.items():
+                for name, value in self._signal_values(stream, summary):
+                    if partial and name == "events:rate":
+                        continue  # a partial first window would teach a low rate
+                    alerts.extend(self._check(name, value, summary, window))
+                    if name.endswith(":category_mix"):
+                        self._learn_mix(name, summary)
+        return alerts
+
+    def _signal_values(self, stream: str, s: WindowSummary) -> list[tuple[str, float | None]]:
+        spec = self.spec
+        if stream == "events":
+            picks = {"rate": s.signal("rate"), "gap": s.mean}
+            return [(f"events:{stat}", picks[stat]) for stat in spec.event_stats]
+        if stream == "anomaly":
+            return [("anomaly:rate", s.mean)]
+        if stream.startswith("feature:"):
+            stats = spec.feature_stats
+        elif stream == "prediction":
+            if not spec.watch_prediction:
+                return []
+            stats = spec.prediction_stats
+        elif stream == "latency":
+            if not spec.watch_latency:
+                return []
+            stats = spec.latency_stats
+        else:
+            return []
+        out: list[tuple[str, float | None]] = []
+        for stat in stats:
+            name = f"{stream}:{stat}"
+            if stat == "category_mix":
+                if s.categories or stream in self._mixes:
+                    n_cat = s.count - s.missing
+                    out.append((name, self._mix_distance(name, s.categories, n_cat)))
+            elif stat == "missing_rate":
+                out.append((name, s.signal("missing_rate")))
+            elif s.mean is not None or not s.categories:
+                out.append((name, s.signal(stat)))
+        return out
+
+    def _mix_distance(self, name: str, freqs: dict[str, float], n: int) -> float | None:
+        mix = self._mixes.get(name)
+        if mix is None:
+            sig = self.spec.signal(name)
+            mix = self._mixes[name] = CategoryMix(sig.dynamic.alpha if sig.dynamic else 0.05)
+        return mix.distance(freqs, n)
+
+    def _learn_mix(self, name: str, s: WindowSummary) -> None:
+        """Learn the window's mix unless this window breached or the condition is open."""
+        mix = self._mixes.get(name)
+        if mix is None or not s.categories:
+            return
+        state = self._signals.get(name)
+        quiet = state is None or not any(d.active or d.breaching for d in self._decisions(state))
+        if quiet or not mix.n:
+            mix.learn(s.categories)
+
+    @staticmethod
+    def _decisions(state: _Signal) -> list[Decision]:
+        found = [t.decision for t in (state.static, state.dynamic) if t is not None]
+        return found + [d.decision for d in state.detectors]
+
+    def _state(self, name: str) -> _Signal | None:
+        if name in self._signals:
+            return self._signals[name]
+        spec = self.spec.signal(name)
+        state = None
+        if spec.enabled:
+            rate = rate_like(name)
+            dyn = None
+            if (d := spec.dynamic) is not None:
+                floor = d.min_std if d.min_std is not None else (RATE_FLOOR if rate else 0.0)
+                side = d.side or ("upper" if rate else "both")
+                dyn = DynamicThreshold(d.warmup, d.k, d.alpha, d.hysteresis, d.resolve_after, floor, side)
+            st = spec.static
+            static = StaticThreshold(st.lower, st.upper, st.hysteresis, st.resolve_after) if st else None
+            seed = int(hashlib.sha256(f"{self.spec.seed}:{name}".encode()).hexdigest()[:8], 16)
+            floor = RATE_FLOOR if rate else 0.0
+            detectors = [
+                DriftDetector(ds.kind, dict(ds.params), ds.warmup, ds.resolve_after, floor, seed)
+                for ds in spec.detectors
+            ]
+            state = _Signal(spec, static, dyn, detectors)
+        self._signals[name] = state
+        return state
+
+    def _check(self, name: str, value: float | None, s: WindowSummary, w: ClosedWindow) -> list[Alert]:
+        state = self._state(name)
+        if state is None:
+            return []
+        n = None if name == "events:rate" else s.count  # sampling noise of averages ~ 1/sqrt(n)
+        results: list[tuple[str, Decision]] = []
+        if state.static is not None:
+            results.append(("static", state.static.update(value).decision))
+        if state.dynamic is not None:
+            results.append(("dynamic", state.dynamic.update(value, n).decision))
+        for det in state.detectors:
+            results.append((f"detector:{det.kind}", det.update(value, n).decision))
+        alerts = []
+        for source, decision in results:
+            if decision.state == "none":
+                continue
+            kind = alert_kind(name, source)
+            fp = fingerprint_of(self.spec.model, kind.value, name)
+            opened = self._open.get(fp)
+            if decision.state == "firing":
+                if opened is None:
+                    self._open[fp] = _Open(w.end, {source: None})
+                    alerts.append(self._alert(name, source, decision, state.spec, s, None))
+                else:
+                    opened.sources[source] = None
+            elif opened is not None and source in opened.sources:
+                del opened.sources[source]
+                if not opened.sources:
+                    del self._open[fp]
+                    fired = opened.starts_at
+                    alerts.append(self._alert(name, source, decision, state.spec, s, fired))
+        return alerts
+
+    def _alert(
+        self, name: str, source: str, d: Decision, spec: SignalSpec, s: WindowSummary, fired: datetime | None
+    ) -> Alert:
+        return make_alert(
+            model=self.spec.model,
+            signal=name,
+            source=source,
+            decision=d,
+            severity=spec.severity,
+            summary=s,
+            config_hash=self.config_hash,
+            fired_at=fired,
+        )
