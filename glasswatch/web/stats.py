@@ -1,14 +1,38 @@
-"""Worker HTTP endpoints: ``/glasswatch/stats`` (JSON) and ``/metrics`` (Prometheus text)."""
+"""Worker HTTP endpoints: ``/glasswatch/stats/`` (JSON), ``/glasswatch/monitors/`` and ``/metrics``.
+
+``/metrics`` (with or without the trailing slash: a default Prometheus scrape has none) serves the
+worker's own registry (:func:`glasswatch.web.metrics.build_registry`) in the Prometheus text format
+written by ``prometheus-client``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import psutil
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
 from glasswatch.agents.ingest import IngestMetrics
 from glasswatch.kafka.app import GlasswatchApp
 from glasswatch.monitor.stats import merge_states
+from glasswatch.web.alerts import AlertBook
+from glasswatch.web.metrics import build_registry
 
-__all__ = ["attach_web", "prometheus_text", "snapshot"]
+__all__ = ["attach_web", "process_usage", "snapshot"]
+
+_PROCESS = psutil.Process()
+
+
+def process_usage(proc: psutil.Process = _PROCESS) -> dict[str, Any]:
+    """Resident memory, CPU seconds (user + system) and threads of the worker process."""
+    with proc.oneshot():
+        cpu = proc.cpu_times()
+        return {
+            "pid": proc.pid,
+            "rss_bytes": proc.memory_info().rss,
+            "cpu_seconds": round(cpu.user + cpu.system, 3),
+            "threads": proc.num_threads(),
+        }
 
 
 def snapshot(gw: GlasswatchApp, metrics: IngestMetrics) -> dict[str, Any]:
@@ -25,31 +49,15 @@ def snapshot(gw: GlasswatchApp, metrics: IngestMetrics) -> dict[str, Any]:
         "alerts_sent": metrics.alerts,
         "windows_closed": metrics.windows,
         "busy_seconds": round(metrics.busy_s, 3),
+        "process": process_usage(),
     }
     return merged
 
 
-def prometheus_text(snap: dict[str, Any]) -> str:
-    lines = [
-        "# HELP glasswatch_events_accepted_total Events accepted by ingest (state of assigned partitions).",
-        "# TYPE glasswatch_events_accepted_total counter",
-        f"glasswatch_events_accepted_total {snap['accepted']}",
-        "# HELP glasswatch_events_rejected_total Messages or batch items sent to the dead-letter topic.",
-        "# TYPE glasswatch_events_rejected_total counter",
-    ]
-    for reason, n in sorted(snap["rejects"].items()):
-        lines.append(f'glasswatch_events_rejected_total{{reason="{reason}"}} {n}')
-    lines += [
-        "# TYPE glasswatch_ingest_busy_seconds_total counter",
-        f"glasswatch_ingest_busy_seconds_total {snap['worker']['busy_seconds']}",
-        "# TYPE glasswatch_replayed_messages_skipped_total counter",
-        f"glasswatch_replayed_messages_skipped_total {snap['worker']['skipped_replays']}",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def attach_web(gw: GlasswatchApp, metrics: IngestMetrics) -> None:
+def attach_web(gw: GlasswatchApp, metrics: IngestMetrics, alerts: AlertBook | None = None) -> None:
+    """Register the stats, monitors and metrics pages (``alerts``: open alerts on /metrics)."""
     app = gw.app
+    registry = build_registry(gw.read_states, metrics, alerts)
 
     @app.page("/glasswatch/stats/")
     async def stats_view(web: Any, request: Any) -> Any:
@@ -67,8 +75,16 @@ def attach_web(gw: GlasswatchApp, metrics: IngestMetrics) -> None:
             }
         return web.json(out)
 
-    @app.page("/metrics/")
-    async def metrics_view(web: Any, request: Any) -> Any:
-        return web.text(prometheus_text(snapshot(gw, metrics)), content_type="text/plain; version=0.0.4")
+    def exposition(web: Any) -> Any:
+        # the charset is part of CONTENT_TYPE_LATEST, which aiohttp refuses as content_type=
+        return web.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    del stats_view, metrics_view, monitors_view
+    @app.page("/metrics", name="metrics")
+    async def metrics_view(web: Any, request: Any) -> Any:
+        return exposition(web)
+
+    @app.page("/metrics/", name="metrics_slash")
+    async def metrics_slash_view(web: Any, request: Any) -> Any:
+        return exposition(web)
+
+    del stats_view, metrics_view, metrics_slash_view, monitors_view
