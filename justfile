@@ -14,8 +14,9 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 kafka_port := env_var_or_default("KAFKA_PORT", "9092")
 kafka_dir := ".cache/kafka-run"
-# deploy/local_kafka.py is stdlib-only: --no-project runs it without syncing (or needing) the venv
-kafka := "uv run --no-project python deploy/local_kafka.py"
+# deploy/local_kafka/ is a stdlib-only package run as a directory (its __main__.py; or
+# `PYTHONPATH=deploy python -m local_kafka`): --no-project runs it without syncing (or needing) the venv
+kafka := "uv run --no-project python deploy/local_kafka"
 
 # list the recipes
 default:

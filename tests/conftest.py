@@ -2,7 +2,7 @@
 
 ``kafka_bootstrap``: ``host:port`` of a real Kafka broker. Uses ``$GLASSWATCH_KAFKA_BOOTSTRAP`` when
 set (CI service, ``just kafka-up``); otherwise starts a private single-node KRaft broker
-(``deploy/local_kafka.py``) on a free port in a temp dir, the first time a test asks for it, and
+(``deploy/local_kafka/``) on a free port in a temp dir, the first time a test asks for it, and
 stops it when the session ends. Needs Java 17+ (and Maven the very first time, to fetch the jars
 into ``.cache/kafka/``); without them the requesting tests error with the install instructions.
 

@@ -1,4 +1,4 @@
-"""The local KRaft broker (deploy/local_kafka.py) really works: topics, produce/consume, up/status/down."""
+"""The local KRaft broker (deploy/local_kafka/) really works: topics, produce/consume, up/status/down."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from kafka_helpers import REPO_ROOT, create_topic, create_topic_sync, load_local_kafka, unique_topic
 
 local_kafka = load_local_kafka()
-SCRIPT = REPO_ROOT / "deploy" / "local_kafka.py"
+PACKAGE = REPO_ROOT / "deploy" / "local_kafka"  # `python deploy/local_kafka ...`, as the justfile runs it
 
 
 async def _roundtrip(bootstrap: str, topic: str, n: int) -> list[tuple[int, bytes, dict[str, int]]]:
@@ -81,7 +81,7 @@ def test_produce_and_consume_100_messages_over_3_partitions(kafka_bootstrap: str
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, str(SCRIPT), *args]
+    argv = [sys.executable, str(PACKAGE), *args]
     return subprocess.run(argv, capture_output=True, text=True, timeout=180, env=env, check=False)
 
 
@@ -107,7 +107,7 @@ def test_up_status_down_from_separate_processes(tmp_path: Path) -> None:
         down = _cli("down", "--dir", workdir)
         assert down.returncode == 0, down.stderr
         assert "stopped" in down.stderr
-        assert not local_kafka._alive(pid)
+        assert not local_kafka.host.alive(pid)
         assert not (tmp_path / "run" / "kafka.pid").exists()
 
         after = _cli("status", "--dir", workdir)
@@ -175,7 +175,8 @@ def test_a_taken_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
 def test_a_broker_that_dies_during_startup_reports_the_cause(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(local_kafka, "_port_in_use", lambda *_args, **_kw: False)  # lose the race on purpose
+    # lose the race on purpose: the port looks free, the JVM then fails to bind it
+    monkeypatch.setattr(local_kafka.process, "port_in_use", lambda *_args, **_kw: False)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -193,9 +194,8 @@ def test_a_broker_that_dies_during_startup_reports_the_cause(
 
 _OWNER = """
 import sys, time
-sys.path.insert(0, {deploy!r})
-import local_kafka
-kafka = local_kafka.LocalKafka(port=0, workdir={workdir!r}, stop_with_parent=True).start()
+from glasswatch.commands.demo import load_local_kafka
+kafka = load_local_kafka().LocalKafka(port=0, workdir={workdir!r}, stop_with_parent=True).start()
 print(kafka._proc.pid, flush=True)
 time.sleep(300)
 """
@@ -203,18 +203,18 @@ time.sleep(300)
 
 @pytest.mark.integration
 def test_a_test_broker_does_not_outlive_a_killed_owner(tmp_path: Path) -> None:
-    code = _OWNER.format(deploy=str(SCRIPT.parent), workdir=str(tmp_path / "run"))
+    code = _OWNER.format(workdir=str(tmp_path / "run"))
     owner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert owner.stdout is not None
         broker_pid = int(owner.stdout.readline())
-        assert local_kafka._alive(broker_pid)
+        assert local_kafka.host.alive(broker_pid)
         owner.kill()  # SIGKILL: no finaliser, no atexit
         owner.wait()
         deadline = time.monotonic() + 30
-        while local_kafka._alive(broker_pid) and time.monotonic() < deadline:
+        while local_kafka.host.alive(broker_pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not local_kafka._alive(broker_pid)
+        assert not local_kafka.host.alive(broker_pid)
     finally:
         owner.kill()
         owner.wait()
@@ -248,7 +248,7 @@ def test_new_topic_creates_the_partitions_and_refuses_duplicates(
 
 
 def test_generated_cluster_ids_are_kafka_uuids_that_never_look_like_an_option() -> None:
-    ids = [local_kafka._new_cluster_id() for _ in range(2000)]
+    ids = [local_kafka.config.new_cluster_id() for _ in range(2000)]
 
     assert len(set(ids)) == len(ids)
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)
@@ -276,7 +276,7 @@ def test_class_data_archive_is_written_at_the_first_clean_stop_then_reused(tmp_p
     with first:
         dump = json.loads(first.pid_file.read_text())["cds_dump"]
         assert dump is not None
-        assert "-XX:ArchiveClassesAtExit=" in local_kafka._cmdline(first._proc.pid)
+        assert "-XX:ArchiveClassesAtExit=" in local_kafka.host.cmdline(first._proc.pid)
     archives = sorted(p.name for p in cache.iterdir() if ".jsa" in p.name)
     assert len(archives) == 1
     assert archives[0].endswith(".jsa")  # published under its final name, no .tmp- left
@@ -284,6 +284,6 @@ def test_class_data_archive_is_written_at_the_first_clean_stop_then_reused(tmp_p
     second = local_kafka.LocalKafka(port=0, workdir=tmp_path / "b", cache_dir=tmp_path / "cache")
     with second:
         assert json.loads(second.pid_file.read_text())["cds_dump"] is None
-        assert f"-XX:SharedArchiveFile={cache / archives[0]}" in local_kafka._cmdline(second._proc.pid)
+        assert f"-XX:SharedArchiveFile={cache / archives[0]}" in local_kafka.host.cmdline(second._proc.pid)
         assert local_kafka.probe("127.0.0.1", second.port)[0] == 1
     assert (second.log_file.with_name("kafka.out")).read_text() == ""  # no CDS warnings on stdout
