@@ -44,7 +44,8 @@ def main() -> None:
             os._exit(0)
 
     if mode in ("glasswatch", "glasswatch-monitors"):
-        from glasswatch.agents.ingest import IngestMetrics, process_batch
+        from glasswatch.agents.ingest import process_batch
+        from glasswatch.agents.ingest_metrics import IngestMetrics
         from glasswatch.ingest.validate import Limits
         from glasswatch.kafka.app import create_app
         from glasswatch.settings import KafkaSettings, Settings, TopicSettings, WorkerSettings

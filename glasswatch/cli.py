@@ -1,22 +1,43 @@
-"""The ``glasswatch`` command line. The only place settings are read from the environment.
+"""The ``glasswatch`` command line: a table of contents, and the one reader of the environment.
 
-Each area registers its commands from ``glasswatch/commands/<area>.py`` through a
-``register(app, settings_factory)`` function, so this file stays a table of contents.
+Each command group registers itself from ``glasswatch/commands/<group>.py`` (named after the
+group: ``simulate``, ``dlq``, ``schemas``, ``silence``, ``routes``, ``router``, ...) through a
+``register(app, context)`` function; ``context`` is a
+:class:`~glasswatch.commands.context.CommandContext`: calling it gives the settings, its
+``environ()`` a read-only snapshot of the environment.
+
+The environment is read here and nowhere else: :func:`load_settings` builds the typed, frozen
+:class:`~glasswatch.settings.Settings` (``GLASSWATCH_*`` variables) and :func:`read_environ`
+takes the snapshot that commands hand down for what settings cannot name in advance (receiver
+secrets a routing file references by variable name, the desktop session, a child process's
+environment). Library code takes an ``environ`` mapping as a parameter instead of reading
+``os.environ``. ``tests/unit/test_environment_reads.py`` enforces the rule; its exceptions:
+
+- ``training/capture.py::fix_seeds`` *sets* ``PYTHONHASHSEED`` (and ``CUBLAS_WORKSPACE_CONFIG``)
+  so that child processes are seeded;
+- ``training/capture.py::instance_type`` and ``alerting/notify/desktop.py::DesktopNotifier``
+  take ``environ`` as an optional parameter and fall back to ``os.environ`` when a library
+  caller passes none (commands pass the snapshot from here);
+- ``settings.py::disable_telemetry`` *sets* defaults that turn off the phone-home of MLflow and
+  Evidently (called by :func:`main` before any command runs).
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import typer
 from pydantic import ValidationError as PydanticValidationError
 
+from glasswatch.commands.context import CommandContext
 from glasswatch.errors import ConfigError, GlasswatchError
+from glasswatch.schemas.text import printable
 from glasswatch.settings import Settings, disable_telemetry
 
-__all__ = ["app", "main"]
+__all__ = ["COMMAND_MODULES", "app", "load_settings", "main", "read_environ"]
 
 app = typer.Typer(
     name="glasswatch",
@@ -26,15 +47,30 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Areas with commands. Each module defines ``register(app: typer.Typer, settings: Callable[[], Settings])``.
+# Command groups, in the order ``glasswatch --help`` lists them (commands first, then groups).
+# Each module defines ``register(app: typer.Typer, context: CommandContext)``; a module that needs
+# only settings may type ``context`` as ``Callable[[], Settings]``.
 COMMAND_MODULES: tuple[str, ...] = (
     "glasswatch.commands.worker",
-    "glasswatch.commands.traffic",
+    "glasswatch.commands.status",
+    "glasswatch.commands.simulate",
+    "glasswatch.commands.dlq",
+    "glasswatch.commands.schemas",
     "glasswatch.commands.demo",
     "glasswatch.commands.replay",
-    "glasswatch.commands.training",
-    "glasswatch.commands.routing",
+    "glasswatch.commands.train",
+    "glasswatch.commands.check",
+    "glasswatch.commands.silence",
+    "glasswatch.commands.routes",
+    "glasswatch.commands.router",
+    "glasswatch.commands.reference",
+    "glasswatch.commands.drift",
 )
+
+
+def read_environ() -> Mapping[str, str]:
+    """A read-only snapshot of the process environment, taken when a command runs."""
+    return MappingProxyType(dict(os.environ))
 
 
 def load_settings() -> Settings:
@@ -46,20 +82,21 @@ def load_settings() -> Settings:
         settings = Settings()
     except PydanticValidationError as exc:
         raise ConfigError(f"invalid GLASSWATCH_* environment settings:\n{exc}") from exc
-    short = os.environ.get("GLASSWATCH_KAFKA_BOOTSTRAP")
-    if short and not os.environ.get("GLASSWATCH_KAFKA__BOOTSTRAP"):
+    environ = read_environ()
+    short = environ.get("GLASSWATCH_KAFKA_BOOTSTRAP")
+    if short and not environ.get("GLASSWATCH_KAFKA__BOOTSTRAP"):
         kafka = settings.kafka.model_copy(update={"bootstrap": short})
         settings = settings.model_copy(update={"kafka": kafka})
     return settings
 
 
-def _register_all(settings: Callable[[], Settings]) -> None:
+def _register_all(context: CommandContext) -> None:
     for name in COMMAND_MODULES:
         module = importlib.import_module(name)
-        module.register(app, settings)
+        module.register(app, context)
 
 
-_register_all(load_settings)
+_register_all(CommandContext(settings=load_settings, environ=read_environ))
 
 
 def main() -> None:
@@ -67,7 +104,7 @@ def main() -> None:
     try:
         app()
     except GlasswatchError as exc:  # expected failures: one readable line, no traceback
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {printable(str(exc))}", err=True)
         raise SystemExit(2) from exc
 
 

@@ -50,6 +50,8 @@ class TopicSettings(_Section):
     windows: str = "glasswatch-windows"
     alerts: str = "glasswatch-alerts"
     silences: str = "glasswatch-silences"
+    deliveries: str = "glasswatch-alerts.deliveries"
+    """The router's delivery log (compacted): what was delivered, so a restart re-pages no one."""
 
 
 class ValidationSettings(_Section):
@@ -69,6 +71,9 @@ class WorkerSettings(_Section):
     """Base URL of the worker's pages in alert links (default ``http://127.0.0.1:<web_port>``)."""
     monitors: bool = True
     """Run the online monitors (windows, thresholds, drift detectors, anomaly scoring)."""
+    labels: bool = True
+    """Join label events to their predictions (performance_drop, concept_drift); costs a second
+    decode of every prediction message."""
     monitor_specs: Path | None = None
     """A YAML monitor spec file or a folder of them; models without a spec get the defaults."""
     idle_after_s: float = Field(default=60.0, gt=0)
@@ -77,6 +82,16 @@ class WorkerSettings(_Section):
     """How often the worker checks for idle partitions and writes a tick (0 = never)."""
     store: str = "rocksdb://"
     """Faust table store: ``rocksdb://`` (rocksdict) persists across restarts; ``memory://`` not."""
+    log_repeat_s: float = Field(default=30.0, ge=0)
+    """Repeated warnings of one kind (e.g. broker connection errors) are logged once per this many
+    seconds, with the count of those dropped (0 = log every one)."""
+    state_key: SecretStr | None = None
+    """Key that signs the partition state in the changelog (``GLASSWATCH_WORKER__STATE_KEY``, at
+    least 16 characters). Unset: generated once into ``<data_dir>/state.key`` (mode 0600). Every
+    worker of one consumer group must use the same key; a state signed with another is refused."""
+    accept_legacy_state: bool = False
+    """Read the unsigned partition state of the release before the signed format (through the
+    restricted unpickler). Set it for the first start after such an upgrade, then remove it."""
 
     @property
     def base_url(self) -> str:

@@ -6,13 +6,11 @@ aggregation groups (``group_wait``) and in retries for minutes to hours. Faust c
 when its agent has processed an event (acks), so holding an offset open across a group flush or
 an hour of retries would fight the framework. A consumer with ``enable_auto_commit=False`` that
 commits :meth:`Dispatcher.committable` (the lowest offset still owed per partition) says exactly
-what we mean. The ingest side (``glasswatch/streams``) stays on Faust.
+what we mean. The ingest agent (:mod:`glasswatch.agents.ingest`) stays on Faust.
 
-Delivery log: a compacted Kafka topic (``<alerts topic>.deliveries`` by default — ``TopicSettings``
-has no field for it yet) keyed ``receiver|fingerprint|status``; each value is a
-:class:`~glasswatch.alerting.dedup.DeliveryRecord` (episode ``starts_at``, time, outcome; no secrets).
-Kafka rather than a local sqlite file because the router then keeps no disk state: it can be
-restarted on any host and still re-pages no one; compaction keeps one record per key.
+The delivery log lives in a compacted topic (``TopicSettings.deliveries``, read and written by
+:class:`~glasswatch.kafka.delivery_store.DeliveryStore`); silences are followed by
+:class:`~glasswatch.kafka.silence_store.SilenceFeed`.
 
 Per loop iteration: poll alerts (and silences) → ``ingest`` → ``ready(now)`` starts at most one
 delivery per receiver, each in a thread (the SDKs are blocking) that may outlive the iteration →
@@ -40,29 +38,19 @@ import pydantic
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from glasswatch.alerting.dedup import DeliveryRecord
 from glasswatch.alerting.dispatcher import Delivery, Dispatcher, Settled
-from glasswatch.alerting.notify.base import MessageRef, Notifier
-from glasswatch.alerting.silence import Silence
+from glasswatch.alerting.notify.base import Notifier
 from glasswatch.errors import BrokerError, NotifyError
-from glasswatch.kafka.compacted import CompactedTopic, ensure_compacted_topic, topic_partitions
+from glasswatch.kafka.compacted import CompactedTopic
+from glasswatch.kafka.delivery_store import DeliveryStore
+from glasswatch.kafka.silence_store import SilenceFeed
 from glasswatch.schemas.alert import Alert
+from glasswatch.schemas.coords import Coord
 from glasswatch.schemas.dead_letter import DeadLetter
 
-__all__ = ["RouterRuntime", "deliveries_topic_for"]
+__all__ = ["RouterRuntime"]
 
 log = logging.getLogger(__name__)
-
-
-_DEAD_PREFIX = "dead-letter|"
-"""Delivery-log keys of unreadable alert messages already dead-lettered (no duplicates on restart)."""
-_BUSY_POLL = 0.05
-"""Poll timeout (s) while deliveries are in flight, so finished ones are recorded promptly."""
-
-
-def deliveries_topic_for(alerts_topic: str) -> str:
-    """Default name of the delivery-log topic."""
-    return f"{alerts_topic}.deliveries"
 
 
 def _utcnow() -> datetime:
@@ -80,8 +68,8 @@ class RouterRuntime:
         dead_letter_topic: str,
         dispatcher: Dispatcher,
         notifiers: Mapping[str, Notifier],
+        deliveries_topic: str,
         group_id: str = "glasswatch-router",
-        deliveries_topic: str | None = None,
         silences_topic: str | None = None,
         clock: Callable[[], datetime] = _utcnow,
         poll_timeout: float = 1.0,
@@ -94,17 +82,17 @@ class RouterRuntime:
         self.dispatcher = dispatcher
         self.notifiers = dict(notifiers)
         self.group_id = group_id
-        self.deliveries = CompactedTopic(bootstrap, deliveries_topic or deliveries_topic_for(alerts_topic))
+        self.deliveries_topic = deliveries_topic
+        self.deliveries = DeliveryStore(CompactedTopic(bootstrap, deliveries_topic))
         self.silences_topic = silences_topic
         self.clock = clock
         self.poll_timeout = poll_timeout
         self.redact = redact
         self._consumer: AIOKafkaConsumer | None = None
-        self._silence_consumer: AIOKafkaConsumer | None = None
+        self._silences: SilenceFeed | None = None
         self._producer: AIOKafkaProducer | None = None
         self._committed: dict[tuple[str, int], int] = {}
         self._inflight: dict[int, tuple[Delivery, asyncio.Task[NotifyError | None]]] = {}
-        self._dead_lettered: set[str] = set()
         self.max_backlog = max_backlog
         """Pause consuming while this many notifications wait (a long outage must not eat memory)."""
         self._paused = False
@@ -112,25 +100,12 @@ class RouterRuntime:
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
         """Load the delivery log and silences, then join the consumer group."""
-        for key, raw in (await self.deliveries.read_all()).items():
-            if key.startswith(_DEAD_PREFIX):
-                self._dead_lettered.add(key)
-                continue
-            try:
-                self.dispatcher.log.load(DeliveryRecord.model_validate_json(raw))
-            except pydantic.ValidationError:
-                log.warning("skipping an unreadable delivery record")
+        await self.deliveries.load(self.dispatcher.log)
         log.info("router: %d delivery records loaded", len(self.dispatcher.log))
         try:
             if self.silences_topic:
-                await ensure_compacted_topic(self.bootstrap, self.silences_topic)
-                self._silence_consumer = AIOKafkaConsumer(
-                    bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
-                )
-                await self._silence_consumer.start()
-                parts = await topic_partitions(self._silence_consumer, self.silences_topic)
-                self._silence_consumer.assign(parts)
-                await self._silence_consumer.seek_to_beginning(*parts)
+                self._silences = SilenceFeed(self.bootstrap, self.silences_topic)
+                await self._silences.start()
             self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
             await self._producer.start()
             self._consumer = AIOKafkaConsumer(
@@ -157,10 +132,12 @@ class RouterRuntime:
         for _, task in self._inflight.values():
             task.cancel()
         self._inflight.clear()
-        for client in (self._consumer, self._silence_consumer, self._producer):
+        for client in (self._consumer, self._producer):
             if client is not None:
                 await client.stop()
-        self._consumer = self._silence_consumer = self._producer = None
+        if self._silences is not None:
+            await self._silences.close()
+        self._consumer = self._producer = self._silences = None
         await self.deliveries.close()
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -180,7 +157,8 @@ class RouterRuntime:
         """Poll, start due deliveries, settle finished ones, commit. Returns messages consumed."""
         assert self._consumer is not None, "call start() first"
         consumed = await self._poll()
-        await self._refresh_silences()
+        if self._silences is not None:
+            await self._silences.poll(self.dispatcher.silences)
         await self._settle_finished()
         for delivery in self.dispatcher.ready(self.clock()):
             self._inflight[delivery.id] = (delivery, asyncio.create_task(self._attempt(delivery)))
@@ -228,34 +206,32 @@ class RouterRuntime:
         for tp, records in batch.items():
             for rec in records:
                 count += 1
-                ref = MessageRef(topic=tp.topic, partition=tp.partition, offset=rec.offset)
+                coord = Coord(tp.topic, tp.partition, rec.offset)
                 try:
                     alert = Alert.model_validate_json(rec.value or b"")
                 except pydantic.ValidationError as exc:
-                    key = f"{_DEAD_PREFIX}{tp.topic}|{tp.partition}|{rec.offset}"
-                    if key in self._dead_lettered:  # already dead-lettered before a restart
-                        self.dispatcher.skip(ref)
-                        continue
-                    not_json = any(e["type"] == "json_invalid" for e in exc.errors())
-                    await self._dead_letter(
-                        DeadLetter.of(
-                            raw=rec.value or b"",
-                            topic=tp.topic,
-                            partition=tp.partition,
-                            offset=rec.offset,
-                            error_class="ValidationError",
-                            reason="not_json" if not_json else "invalid",
-                            detail=self.redact(
-                                f"not an Alert: {exc.error_count()} error(s), first: {exc.errors()[0]['msg']}"
-                            ),
-                        )
-                    )
-                    await self.deliveries.put(key, b"dead-lettered")
-                    self._dead_lettered.add(key)
-                    self.dispatcher.skip(ref)
+                    await self._unreadable(coord, rec.value or b"", exc)
                     continue
-                self.dispatcher.ingest(alert, self.clock(), ref)
+                self.dispatcher.ingest(alert, self.clock(), coord)
         return count
+
+    async def _unreadable(self, coord: Coord, raw: bytes, exc: pydantic.ValidationError) -> None:
+        """Dead-letter a message that is no Alert (once, even across restarts); it is committable."""
+        if not self.deliveries.dead_lettered(coord):
+            not_json = any(e["type"] == "json_invalid" for e in exc.errors())
+            detail = f"not an Alert: {exc.error_count()} error(s), first: {exc.errors()[0]['msg']}"
+            letter = DeadLetter.of(
+                raw=raw,
+                topic=coord.topic,
+                partition=coord.partition,
+                offset=coord.offset,
+                error_class="ValidationError",
+                reason="not_json" if not_json else "invalid",
+                detail=self.redact(detail),
+            )
+            await self._dead_letter(letter)
+            await self.deliveries.mark_dead_lettered(coord)
+        self.dispatcher.skip(coord)
 
     def _backpressure(self) -> None:
         """Pause the alert partitions while the backlog is full; resume below half (keeps heartbeats)."""
@@ -269,19 +245,6 @@ class RouterRuntime:
             self._consumer.resume(*self._consumer.assignment())
             self._paused = False
             log.info("router: backlog down to %d; resuming consumption", backlog)
-
-    async def _refresh_silences(self) -> None:
-        if self._silence_consumer is None:
-            return
-        batch = await self._silence_consumer.getmany(timeout_ms=0)
-        for records in batch.values():
-            for rec in records:
-                if rec.value is None:
-                    continue
-                try:
-                    self.dispatcher.silences.update(Silence.model_validate_json(rec.value))
-                except pydantic.ValidationError:
-                    log.warning("skipping an unreadable silence at offset %d", rec.offset)
 
     async def _attempt(self, delivery: Delivery) -> NotifyError | None:
         notifier = self.notifiers.get(delivery.notification.receiver)
@@ -298,25 +261,18 @@ class RouterRuntime:
         return None
 
     def _log_failure(self, delivery: Delivery, error: NotifyError, settled: Settled) -> None:
-        what = self.redact(error)
-        if settled.retry_at is not None:
-            log.warning(
-                "delivery to %s failed (attempt %d): %s; retrying at %s",
-                delivery.notification.receiver,
-                delivery.attempt,
-                what,
-                settled.retry_at.isoformat(),
-            )
-        else:
-            log.error(
-                "delivery to %s refused for good: %s; %d dead letter(s)",
-                delivery.notification.receiver,
-                what,
-                len(settled.dead_letters),
-            )
+        receiver, what = delivery.notification.receiver, self.redact(error)
+        if settled.retry_at is None:
+            n = len(settled.dead_letters)
+            log.error("delivery to %s refused for good: %s; %d dead letter(s)", receiver, what, n)
+            return
+        retry = settled.retry_at.isoformat()
+        log.warning(
+            "delivery to %s failed (attempt %d): %s; retrying at %s", receiver, delivery.attempt, what, retry
+        )
 
     async def _persist(self, settled: Settled) -> None:
-        await self.deliveries.put_many([(r.key, r.model_dump_json().encode()) for r in settled.records])
+        await self.deliveries.record(settled.records)
         for dead in settled.dead_letters:
             await self._dead_letter(dead)
 

@@ -19,11 +19,12 @@ Examples
 >>> from datetime import datetime, timedelta, timezone
 >>> from glasswatch.alerting.routes import default_routing
 >>> from glasswatch.schemas.alert import Alert, AlertKind, Severity
+>>> from glasswatch.schemas.coords import Coord
 >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
 >>> d = Dispatcher(default_routing("prod"))
 >>> a = Alert.build(kind=AlertKind.EVENT_RATE, severity=Severity.CRITICAL, model="m",
 ...                 signal="events", summary="no events", starts_at=t)
->>> d.ingest(a, t, MessageRef(topic="alerts", partition=0, offset=41))
+>>> d.ingest(a, t, Coord("alerts", 0, 41))
 >>> d.ready(t), d.committable()
 ([], {('alerts', 0): 41})
 >>> sends = d.ready(t + timedelta(seconds=30))
@@ -46,27 +47,17 @@ from glasswatch.alerting.dedup import DeliveryLog, DeliveryRecord, Outcome, dedu
 from glasswatch.alerting.escalation import Escalator, escalation_stage
 from glasswatch.alerting.grouping import Grouper
 from glasswatch.alerting.inhibit import Inhibitor
-from glasswatch.alerting.notify.base import MessageRef, Notification, RetryPolicy, Stage, run_stages
+from glasswatch.alerting.mute import mute_stage
+from glasswatch.alerting.notify.base import AlertSource, Notification, RetryPolicy, Stage, run_stages
 from glasswatch.alerting.routes import RoutingConfig
 from glasswatch.alerting.severity_rules import SeverityRule, apply_rules, top_feature_drift
-from glasswatch.alerting.silence import Silences, silence_stage
+from glasswatch.alerting.silence import Silences
 from glasswatch.errors import NotifyError
-from glasswatch.schemas.alert import Alert, AlertStatus
+from glasswatch.schemas.alert import Alert
+from glasswatch.schemas.coords import Coord
 from glasswatch.schemas.dead_letter import DeadLetter
 
-__all__ = ["Delivery", "Dispatcher", "Settled", "inhibit_stage"]
-
-
-def inhibit_stage(inhibitor: Inhibitor) -> Stage:
-    """Drop firing alerts an inhibit rule mutes (owed resolves pass)."""
-
-    def stage(n: Notification, now: datetime) -> Notification | None:
-        del now
-        return n.with_alerts(
-            [a for a in n.alerts if a.status is AlertStatus.RESOLVED or not inhibitor.mutes(a)]
-        )
-
-    return stage
+__all__ = ["Delivery", "Dispatcher", "Settled"]
 
 
 @dataclass(frozen=True)
@@ -131,8 +122,8 @@ class Dispatcher:
         self.inhibitor = Inhibitor(config.inhibit_rules)
         self.grouper = Grouper()
         self.stages: list[Stage] = [
-            inhibit_stage(self.inhibitor),
-            silence_stage(self.silences),
+            mute_stage(self.inhibitor),
+            mute_stage(self.silences),
             dedup_stage(self.log),
             escalation_stage(self.escalator),
         ]
@@ -142,25 +133,25 @@ class Dispatcher:
         self._next_id = 0
 
     # -- input ---------------------------------------------------------------------------
-    def ingest(self, alert: Alert, now: datetime, source: MessageRef | None = None) -> None:
-        """Route and group one alert; ``source`` is its message (``None`` for escalations)."""
+    def ingest(self, alert: Alert, now: datetime, coord: Coord | None = None) -> None:
+        """Route and group one alert; ``coord`` is its message's (``None`` for escalations)."""
         alert = self.escalator.apply(apply_rules(self.severity_rules, alert))
         self.inhibitor.update(alert)
         routes = self.config.route.match(alert.labels)
-        if source is not None:
-            source = source.model_copy(update={"fingerprint": alert.fingerprint})
-            offs = self._offsets.setdefault((source.topic, source.partition), _Offsets())
-            offs.max_seen = max(offs.max_seen, source.offset)
-            if source.offset in offs.pending:
-                source = None  # the same message again (redelivery): already accounted for
-            elif routes:
-                offs.pending[source.offset] = len(routes)
+        source = None
+        if coord is not None:
+            offs = self._offsets.setdefault((coord.topic, coord.partition), _Offsets())
+            offs.max_seen = max(offs.max_seen, coord.offset)
+            if coord.offset not in offs.pending:  # else the same message again (redelivery)
+                source = AlertSource(coord, alert.fingerprint)
+                if routes:
+                    offs.pending[coord.offset] = len(routes)
         self.grouper.add(alert, routes, now, source)
 
-    def skip(self, source: MessageRef) -> None:
+    def skip(self, coord: Coord) -> None:
         """A message with nothing to deliver (e.g. dead-lettered as unreadable): committable."""
-        offs = self._offsets.setdefault((source.topic, source.partition), _Offsets())
-        offs.max_seen = max(offs.max_seen, source.offset)
+        offs = self._offsets.setdefault((coord.topic, coord.partition), _Offsets())
+        offs.max_seen = max(offs.max_seen, coord.offset)
 
     # -- what to do now ------------------------------------------------------------------
     def ready(self, now: datetime) -> list[Delivery]:
@@ -238,7 +229,7 @@ class Dispatcher:
 
     # -- helpers -------------------------------------------------------------------------
     def _dead_letter(self, n: Notification, fingerprint: str, raw: bytes, detail: str) -> DeadLetter:
-        ref = next((s for s in reversed(n.sources) if s.fingerprint == fingerprint), None)
+        ref = next((s.coord for s in reversed(n.sources) if s.fingerprint == fingerprint), None)
         return DeadLetter.of(
             raw=raw,
             topic=ref.topic if ref else self.alerts_topic,
@@ -260,14 +251,15 @@ class Dispatcher:
         self._queues[delivery.notification.receiver].popleft()
         return item
 
-    def _release(self, sources: Sequence[MessageRef]) -> None:
+    def _release(self, sources: Sequence[AlertSource]) -> None:
         for s in sources:
-            offs = self._offsets.get((s.topic, s.partition))
-            if offs is None or s.offset not in offs.pending:
+            c = s.coord
+            offs = self._offsets.get((c.topic, c.partition))
+            if offs is None or c.offset not in offs.pending:
                 continue
-            offs.pending[s.offset] -= 1
-            if offs.pending[s.offset] <= 0:
-                del offs.pending[s.offset]
+            offs.pending[c.offset] -= 1
+            if offs.pending[c.offset] <= 0:
+                del offs.pending[c.offset]
 
 
 def _seconds(value: float) -> timedelta:

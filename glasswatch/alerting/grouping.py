@@ -10,7 +10,7 @@ empty group is dropped. Whether a flush is worth sending (new alerts, resolves o
 Examples
 --------
 >>> from datetime import datetime, timedelta, timezone
->>> from glasswatch.alerting.routes import Route
+>>> from glasswatch.alerting.route_tree import Route
 >>> from glasswatch.schemas.alert import Alert, AlertKind, Severity
 >>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 >>> route = Route(id="/", receiver="slack", group_by=("model",))
@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Self
 
-from glasswatch.alerting.notify.base import MessageRef, Notification
-from glasswatch.alerting.routes import Route
+from glasswatch.alerting.notify.base import AlertSource, Notification
+from glasswatch.alerting.route_tree import Route
 from glasswatch.schemas.alert import Alert, AlertStatus
 
 __all__ = ["Grouper", "group_key", "group_labels"]
@@ -65,7 +65,7 @@ class _Group:
     labels: dict[str, str]
     next_flush: datetime
     alerts: dict[str, Alert] = field(default_factory=dict)
-    sources: list[MessageRef] = field(default_factory=list)
+    sources: list[AlertSource] = field(default_factory=list)
 
 
 class Grouper:
@@ -75,7 +75,7 @@ class Grouper:
         self._groups: dict[str, _Group] = {}
 
     def add(
-        self, alert: Alert, routes: Iterable[Route], now: datetime, source: MessageRef | None = None
+        self, alert: Alert, routes: Iterable[Route], now: datetime, source: AlertSource | None = None
     ) -> Self:
         """Put ``alert`` in its group on each of ``routes`` (a newer state replaces the older)."""
         for route in routes:

@@ -2,8 +2,12 @@
 
 The default rule says: while a ``schema_break`` or ``upstream_outage`` alert fires for a model,
 the per-feature alerts of that model (``signal`` ``feature:...``) are noise and stay quiet.
-Semantics follow Alertmanager's ``inhibit/inhibit.go``: an alert never inhibits itself, and a
-label missing on both sides counts as equal.
+Both kinds are emitted for real: ``schema_break`` by the reject rate of a source partition
+(:mod:`glasswatch.monitor.reject_rate`, ``model`` from the message keys) and ``upstream_outage``
+by the model monitor when a model's windows are empty. Semantics follow Alertmanager's
+``inhibit/inhibit.go``: an alert never inhibits itself, and a label missing on both sides counts
+as equal. :class:`Inhibitor` is a :class:`~glasswatch.alerting.mute.Muter` (inhibition does not
+depend on ``now``); the dispatcher's inhibit stage is ``mute_stage(inhibitor)``.
 
 Examples
 --------
@@ -15,15 +19,16 @@ Examples
 >>> drift = Alert.build(kind=AlertKind.DATA_DRIFT, severity=Severity.WARNING, model="churn",
 ...                     signal="feature:age", summary="age drifted", starts_at=t)
 >>> inhibitor = Inhibitor(DEFAULT_INHIBIT_RULES)
->>> inhibitor.mutes(drift)
+>>> inhibitor.mutes(drift, t)
 False
->>> inhibitor.update(outage).mutes(drift), inhibitor.mutes(outage)
+>>> inhibitor.update(outage).mutes(drift, t), inhibitor.mutes(outage, t)
 (True, False)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -89,6 +94,7 @@ class Inhibitor:
     def firing(self) -> tuple[Alert, ...]:
         return tuple(self._firing.values())
 
-    def mutes(self, alert: Alert) -> bool:
-        """True when some firing alert inhibits ``alert`` under some rule."""
+    def mutes(self, alert: Alert, now: datetime) -> bool:
+        """True when some firing alert inhibits ``alert`` under some rule (``now`` is unused)."""
+        del now
         return any(rule.inhibits(source, alert) for rule in self.rules for source in self._firing.values())

@@ -1,12 +1,9 @@
-"""The route tree and receivers, loaded from YAML, with Alertmanager semantics.
+"""The routing config: receivers, the route tree and the inhibit rules, loaded from YAML.
 
-A route matches an alert's labels with its ``matchers``; children are tried in order and the
-first matching child wins unless it says ``continue: true``; when no child matches, the route
-itself does. Children inherit ``receiver``, ``group_by``, ``group_wait``, ``group_interval`` and
-``repeat_interval`` from their parent (Alertmanager ``dispatch/route.go``). Durations are
-``30s``, ``5m``, ``4h``, ``1h30m`` or seconds.
-
-Receivers and their secrets live in :mod:`glasswatch.alerting.notify.receivers`.
+:func:`load_routing` parses and validates the YAML (errors name the source, line and field) and
+resolves the route tree (:mod:`glasswatch.alerting.route_tree`: matching, inheritance, durations);
+:func:`default_routing` is the config used when none is given. Receivers and their secrets live in
+:mod:`glasswatch.alerting.notify.receivers`.
 
 Examples
 --------
@@ -32,18 +29,14 @@ Examples
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping
-from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict
 
 from glasswatch.alerting.inhibit import DEFAULT_INHIBIT_RULES, InhibitRule
-from glasswatch.alerting.matchers import Matcher, matches_all, parse_matchers
 from glasswatch.alerting.notify.receivers import (
     AnyReceiver,
     DesktopReceiver,
@@ -53,142 +46,17 @@ from glasswatch.alerting.notify.receivers import (
     SecretRef,
     SlackReceiver,
 )
+from glasswatch.alerting.route_tree import Route, RouteSpec
 from glasswatch.errors import ConfigError
+from glasswatch.schemas.text import decode_utf8
 
-__all__ = [
-    "DEFAULT_GROUP_BY",
-    "Route",
-    "RoutingConfig",
-    "default_routing",
-    "load_routing",
-    "load_routing_file",
-    "parse_duration",
-]
-
-DEFAULT_GROUP_BY: tuple[str, ...] = ("model", "kind")
-_DURATION_RE = re.compile(
-    r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$"
-)
-
-
-def parse_duration(value: object) -> timedelta:
-    """``'30s'``, ``'5m'``, ``'1h30m'``, ``'250ms'`` or a number of seconds → ``timedelta``.
-
-    >>> parse_duration("1h30m"), parse_duration(2.5)
-    (datetime.timedelta(seconds=5400), datetime.timedelta(seconds=2, microseconds=500000))
-    """
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=float(value))
-    text = str(value).strip()
-    found = _DURATION_RE.match(text)
-    if not text or found is None:
-        raise ValueError(f"bad duration {value!r}: use e.g. 30s, 5m, 4h, 1h30m")
-    h, m, s, ms = (float(g) if g else 0.0 for g in found.groups())
-    return timedelta(hours=h, minutes=m, seconds=s, milliseconds=ms)
-
-
-Duration = Annotated[timedelta, pydantic.BeforeValidator(parse_duration)]
-
-
-class _RouteSpec(BaseModel):
-    """A route as written in YAML: every option optional (inherited from the parent)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-    receiver: str | None = None
-    matchers: tuple[Matcher, ...] = ()
-    group_by: tuple[str, ...] | None = None
-    group_wait: Duration | None = None
-    group_interval: Duration | None = None
-    repeat_interval: Duration | None = None
-    continue_: bool = Field(default=False, alias="continue")
-    routes: tuple[_RouteSpec, ...] = ()
-
-    @field_validator("matchers", mode="before")
-    @classmethod
-    def _parse(cls, value: Any) -> tuple[Matcher, ...]:
-        if not isinstance(value, list | tuple):
-            raise ValueError("matchers must be a list like ['severity=\"critical\"']")
-        return parse_matchers(value)
-
-
-class Route(BaseModel):
-    """A resolved route node: options inherited, ``id`` is the path from the root (``/0/1``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    id: str
-    receiver: str
-    matchers: tuple[Matcher, ...] = ()
-    group_by: tuple[str, ...] = DEFAULT_GROUP_BY
-    group_wait: timedelta = timedelta(seconds=30)
-    group_interval: timedelta = timedelta(minutes=5)
-    repeat_interval: timedelta = timedelta(hours=4)
-    continue_: bool = False
-    routes: tuple[Route, ...] = ()
-
-    def match(self, labels: Mapping[str, str]) -> list[Route]:
-        """The routes an alert with ``labels`` goes to (depth first, honouring ``continue``)."""
-        if not matches_all(self.matchers, labels):
-            return []
-        found: list[Route] = []
-        for child in self.routes:
-            hits = child.match(labels)
-            found.extend(hits)
-            if hits and not child.continue_:
-                break
-        return found or [self]
-
-    def walk(self, depth: int = 0) -> Iterator[tuple[int, Route]]:
-        yield depth, self
-        for child in self.routes:
-            yield from child.walk(depth + 1)
-
-    def render(self) -> str:
-        """The tree, one route a line (for ``glasswatch routes check``)."""
-        lines = []
-        for depth, r in self.walk():
-            where = " ".join(str(m) for m in r.matchers) or "*"
-            cont = " continue" if r.continue_ else ""
-            lines.append(
-                f"{'  ' * depth}{where} → {r.receiver} (group_by={','.join(r.group_by)} "
-                f"wait={_fmt(r.group_wait)} interval={_fmt(r.group_interval)} "
-                f"repeat={_fmt(r.repeat_interval)}){cont}"
-            )
-        return "\n".join(lines)
-
-
-def _fmt(d: timedelta) -> str:
-    s = d.total_seconds()
-    return (
-        f"{s / 3600:g}h"
-        if s >= 3600 and s % 3600 == 0
-        else f"{s / 60:g}m"
-        if s >= 60 and s % 60 == 0
-        else f"{s:g}s"
-    )
-
-
-def _resolve(spec: _RouteSpec, parent: Route | None, path: str) -> Route:
-    base = parent or Route(id="/", receiver=spec.receiver or "")
-    me = Route(
-        id=path,
-        receiver=spec.receiver or base.receiver,
-        matchers=spec.matchers,
-        group_by=spec.group_by if spec.group_by is not None else base.group_by,
-        group_wait=spec.group_wait if spec.group_wait is not None else base.group_wait,
-        group_interval=spec.group_interval if spec.group_interval is not None else base.group_interval,
-        repeat_interval=spec.repeat_interval if spec.repeat_interval is not None else base.repeat_interval,
-        continue_=spec.continue_,
-    )
-    children = tuple(_resolve(c, me, f"{path.rstrip('/')}/{i}") for i, c in enumerate(spec.routes))
-    return me.model_copy(update={"routes": children})
+__all__ = ["RoutingConfig", "default_routing", "load_routing", "load_routing_file"]
 
 
 class _ConfigSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     receivers: tuple[Receiver, ...]
-    route: _RouteSpec
+    route: RouteSpec
     inhibit_rules: tuple[InhibitRule, ...] = DEFAULT_INHIBIT_RULES
 
 
@@ -246,7 +114,7 @@ def load_routing(text: str, *, source: str = "<string>") -> RoutingConfig:
         ) from None
     except ConfigError as exc:  # a matcher string that does not parse
         raise ConfigError(f"{source}: {exc}") from None
-    route = _resolve(spec.route, None, "/")
+    route = spec.route.resolve()
     names = {r.name for r in spec.receivers}
     if len(names) != len(spec.receivers):
         raise ConfigError(f"{source}: receivers: names must be unique")
@@ -261,10 +129,10 @@ def load_routing_file(path: str | Path) -> RoutingConfig:
     """Read ``path`` and :func:`load_routing` it (errors name the file)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        data = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read routing config: {exc.strerror}") from None
-    return load_routing(text, source=str(p))
+    return load_routing(decode_utf8(data, str(p)), source=str(p))
 
 
 def default_routing(
@@ -276,7 +144,8 @@ def default_routing(
     desktop: bool | None = None,
 ) -> RoutingConfig:
     """No config given: critical → PagerDuty, warning → Slack, everything → log, desktop when local
-    (or as ``desktop`` says).
+    (or as ``desktop`` says); the inhibit rules are
+    :data:`~glasswatch.alerting.inhibit.DEFAULT_INHIBIT_RULES`.
 
     >>> cfg = default_routing("local")
     >>> [r.receiver for r in cfg.route.match({"severity": "critical"})]
@@ -304,5 +173,5 @@ def default_routing(
         receivers.append(DesktopReceiver(name="desktop"))
         children.append({"receiver": "desktop", "continue": True})
     children.append({"receiver": "log"})
-    spec = _RouteSpec.model_validate({"receiver": "log", "routes": children})
-    return RoutingConfig(receivers=tuple(receivers), route=_resolve(spec, None, "/"))
+    spec = RouteSpec.model_validate({"receiver": "log", "routes": children})
+    return RoutingConfig(receivers=tuple(receivers), route=spec.resolve())

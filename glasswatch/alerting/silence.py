@@ -1,8 +1,10 @@
 """Silences: mute alerts whose labels match, between ``starts_at`` and ``ends_at``.
 
 A silence is data (stored in a compacted topic keyed by ``id``); expiring one means writing it
-again with ``ends_at=now``. Silences mute *firing* notifications only: a resolve that is owed
-(its firing was delivered) still goes out, so no incident is left open by a silence.
+again with ``ends_at=now``. :class:`Silences` is a :class:`~glasswatch.alerting.mute.Muter`: the
+dispatcher's silence stage is ``mute_stage(silences)``, which mutes *firing* notifications only —
+a resolve that is owed (its firing was delivered) still goes out, so no incident is left open by
+a silence.
 
 Examples
 --------
@@ -30,10 +32,9 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from glasswatch.alerting.matchers import Matcher, matches_all, parse_matchers
-from glasswatch.alerting.notify.base import Notification, Stage
-from glasswatch.schemas.alert import Alert, AlertStatus
+from glasswatch.schemas.alert import Alert
 
-__all__ = ["Silence", "Silences", "silence_stage"]
+__all__ = ["Silence", "Silences"]
 
 
 class Silence(BaseModel):
@@ -118,15 +119,5 @@ class Silences:
         return tuple(s for s in self._by_id.values() if s.active(now))
 
     def mutes(self, alert: Alert, now: datetime) -> bool:
+        """True when some silence mutes ``alert`` at ``now`` (the ``Muter`` seam)."""
         return any(s.mutes(alert, now) for s in self._by_id.values())
-
-
-def silence_stage(silences: Silences) -> Stage:
-    """Drop firing alerts muted by a silence (resolves pass; dedup decides if they are owed)."""
-
-    def stage(n: Notification, now: datetime) -> Notification | None:
-        return n.with_alerts(
-            [a for a in n.alerts if a.status is AlertStatus.RESOLVED or not silences.mutes(a, now)]
-        )
-
-    return stage

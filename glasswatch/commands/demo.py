@@ -1,6 +1,6 @@
 """``glasswatch demo``: the whole first slice on embedded defaults, in one command.
 
-Starts a local Kafka (``deploy/local_kafka.py``, fetched by Maven on first use) unless
+Starts a local Kafka (``deploy/local_kafka/``, fetched by Maven on first use) unless
 ``GLASSWATCH_KAFKA_BOOTSTRAP`` points at a broker, starts a worker process, publishes simulated
 traffic with malformed messages mixed in, waits until the worker has applied all of it, prints
 the statistics and the dead letters, then stops what it started (``--keep`` leaves them running).
@@ -10,43 +10,53 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import typer
 
-from glasswatch.errors import EnvironmentNotReady
-from glasswatch.settings import Settings
+from glasswatch.commands.context import CommandContext
+from glasswatch.errors import BrokerError, EnvironmentNotReady
 
-__all__ = ["load_local_kafka", "register"]
+__all__ = ["REPO_ROOT", "load_local_kafka", "register"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_local_kafka() -> ModuleType:
-    """Import ``deploy/local_kafka.py`` from the source checkout, once, as ``local_kafka``
-    (``deploy`` is not a package; the tests and benchmarks load it through here too)."""
+    """Import the ``deploy/local_kafka/`` package of the source checkout, once, as ``local_kafka``.
+
+    The one way the demo, the tests and the benchmarks reach it (``deploy/`` is not installed and
+    not on ``sys.path``: putting it there would also expose ``deploy/kafka/`` as a package).
+    Raises :class:`EnvironmentNotReady` outside a source checkout (e.g. in the Docker image,
+    which does not copy ``deploy/``).
+    """
     if "local_kafka" in sys.modules:
         return sys.modules["local_kafka"]
-    path = REPO_ROOT / "deploy" / "local_kafka.py"
-    if not path.exists():
+    init = REPO_ROOT / "deploy" / "local_kafka" / "__init__.py"
+    if not init.is_file():
         raise EnvironmentNotReady(
-            f"{path} not found: the demo's local Kafka needs a source checkout of glasswatch; "
+            f"{init.parent} not found: the demo's local Kafka needs a source checkout of glasswatch; "
             "or point GLASSWATCH_KAFKA_BOOTSTRAP at a running broker"
         )
-    spec = importlib.util.spec_from_file_location("local_kafka", path)
+    spec = importlib.util.spec_from_file_location(
+        "local_kafka", init, submodule_search_locations=[str(init.parent)]
+    )
     if spec is None or spec.loader is None:
-        raise EnvironmentNotReady(f"cannot load {path}")
+        raise EnvironmentNotReady(f"cannot load {init.parent}")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    sys.modules[spec.name] = module  # before running it: its relative imports resolve through here
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        for name in [n for n in sys.modules if n == spec.name or n.startswith(f"{spec.name}.")]:
+            del sys.modules[name]
+        raise
     return module
 
 
@@ -54,7 +64,9 @@ def _say(msg: str) -> None:
     typer.echo(f"[demo] {msg}", err=True)
 
 
-def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
+def register(app: typer.Typer, context: CommandContext) -> None:
+    """Attach ``demo`` to ``app``."""
+
     @app.command()
     def demo(
         events: int = typer.Option(20_000, min=1, help="Good events to simulate."),
@@ -64,27 +76,32 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
         timeout_s: float = typer.Option(180.0, help="How long to wait for the worker to catch up."),
     ) -> None:
         """Local demo: Kafka up, worker running, simulated traffic, stats and dead letters shown."""
-        from glasswatch.commands.traffic import read_topic_json, simulate_traffic
-        from glasswatch.commands.worker import fetch_stats, render_stats
+        from glasswatch.commands.dlq import read_topic_json
+        from glasswatch.commands.simulate import simulate_traffic
+        from glasswatch.commands.status import fetch_stats, render_stats
 
-        s = settings()
+        s = context()
+        environ = context.environ()
         kafka: Any = None
-        bootstrap = os.environ.get("GLASSWATCH_KAFKA_BOOTSTRAP") or os.environ.get(
-            "GLASSWATCH_KAFKA__BOOTSTRAP"
-        )
+        bootstrap = environ.get("GLASSWATCH_KAFKA_BOOTSTRAP") or environ.get("GLASSWATCH_KAFKA__BOOTSTRAP")
         demo_dir = REPO_ROOT / ".cache" / "demo"
         shutil.rmtree(demo_dir, ignore_errors=True)  # every demo starts from empty topics and state
         if not bootstrap:
             lk = load_local_kafka()
             kafka = lk.LocalKafka(port=0, workdir=demo_dir / "kafka")
             _say("starting a local Kafka broker (the first run fetches its jars with Maven)...")
-            kafka.start()
+            try:
+                kafka.start()
+            except lk.EnvironmentNotReady as exc:  # local_kafka is stdlib-only: map to our tree here
+                raise EnvironmentNotReady(str(exc)) from exc
+            except lk.LocalKafkaError as exc:
+                raise BrokerError(f"the local Kafka broker did not start: {exc}") from exc
             bootstrap = kafka.bootstrap
             _say(f"Kafka ready at {bootstrap}")
         s = s.model_copy(update={"kafka": s.kafka.model_copy(update={"bootstrap": bootstrap})})
         s = s.model_copy(update={"worker": s.worker.model_copy(update={"data_dir": demo_dir / "worker"})})
         env = {
-            **os.environ,
+            **environ,
             "GLASSWATCH_KAFKA__BOOTSTRAP": bootstrap,
             "GLASSWATCH_WORKER__DATA_DIR": str(demo_dir / "worker"),
         }

@@ -11,6 +11,8 @@ from pathlib import Path
 import typer
 
 from glasswatch.errors import BrokerError, ConfigError
+from glasswatch.ingest.tick_auth import TickAuth
+from glasswatch.schemas.text import printable
 from glasswatch.settings import Settings
 
 __all__ = ["parse_range", "register"]
@@ -48,6 +50,13 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
         ),
         dump: Path | None = typer.Option(None, help="Write the replayed events as JSON lines to this file."),
         as_json: bool = typer.Option(False, "--json", help="Print alerts and window summaries as JSON."),
+        trust_ticks: bool = typer.Option(
+            False,
+            "--trust-ticks",
+            help="Take every tick in the log as the worker's. Default: verify each tick's signature "
+            "with the worker's state key (GLASSWATCH_WORKER__STATE_KEY or <data_dir>/state.key), or, "
+            "without the key, take the ticks that carry the worker's header.",
+        ),
     ) -> None:
         """Reproduce what the worker computed from exact Kafka offsets: statistics, windows, alerts.
 
@@ -63,6 +72,7 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
         try:
             ranges = [parse_range(o) for o in offsets]
             spec = spec_lookup(spec_file or s.worker.monitor_specs)(model)
+            tick_auth = None if trust_ticks else _tick_auth(s)
         except ConfigError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
@@ -74,7 +84,7 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
             except BrokerError as exc:
                 typer.echo(f"error: {exc}", err=True)
                 raise typer.Exit(2) from exc
-            result = run_replay(msgs, model=model, spec=spec)
+            result = run_replay(msgs, model=model, spec=spec, tick_auth=tick_auth, trust_ticks=trust_ticks)
             in_range = [
                 w
                 for w in result.windows
@@ -102,26 +112,40 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
                 )
                 continue
             typer.echo(
-                f"{topic}[{partition}] offsets {start}-{last}: {len(msgs)} messages, "
-                f"{result.events} events of {model}, rejects {dict(result.rejects) or 0}, "
-                f"spec hash {result.config_hash}"
+                printable(
+                    f"{topic}[{partition}] offsets {start}-{last}: {len(msgs)} messages, "
+                    f"{result.events} events of {model}, rejects {dict(result.rejects) or 0}, "
+                    f"spec hash {result.config_hash}"
+                )
             )
             typer.echo(f"\nwindows touching {first}-{last}:")
             for w in in_range:
                 typer.echo(
-                    f"  {w.start:%Y-%m-%d %H:%M:%S}..{w.end:%H:%M:%S}  {w.stream:<22} n={w.count:<6} "
+                    f"  {w.start:%Y-%m-%d %H:%M:%S}..{w.end:%H:%M:%S}  {_f(w.stream):<22} n={w.count:<6} "
                     f"mean={_f(w.mean)} std={_f(w.std)} p95={_f(w.p95)} missing={w.missing_rate:.3f}"
                 )
             typer.echo(f"\nalerts ({len(result.alerts)}):")
             for a in result.alerts:
                 ev = a.evidence
                 typer.echo(
-                    f"  {a.status.value:<8} {a.kind.value:<18} {a.signal:<32} at {a.starts_at:%H:%M:%S}  "
-                    f"value={_f(ev.get('value'))} band={ev.get('band') or ev.get('threshold')}  id={a.id}"
+                    f"  {a.status.value:<8} {a.kind.value:<18} {_f(a.signal):<32} at {a.starts_at:%H:%M:%S}  "
+                    f"value={_f(ev.get('value'))} band={_f(ev.get('band') or ev.get('threshold'))}  "
+                    f"id={_f(a.id)}"
                 )
         if as_json:
             typer.echo(json.dumps(report, indent=2, default=str))
 
 
+def _tick_auth(s: Settings) -> TickAuth | None:
+    """The worker's tick key when this machine has it (configured, or the worker's key file);
+    never generates one."""
+    from glasswatch.kafka.state_codec import KEY_FILE, load_state_key
+
+    if s.worker.state_key is None and not (s.worker.data_dir / KEY_FILE).is_file():
+        return None
+    return TickAuth(load_state_key(s.worker))
+
+
 def _f(x: object) -> str:
-    return f"{x:.4g}" if isinstance(x, float) else "-" if x is None else str(x)
+    """A number to 4 significant digits, anything else as printable text (names come from producers)."""
+    return f"{x:.4g}" if isinstance(x, float) else "-" if x is None else printable(str(x))

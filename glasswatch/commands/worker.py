@@ -1,16 +1,11 @@
-"""``glasswatch worker`` and ``glasswatch status``."""
+"""``glasswatch worker``: the Faust worker (ingest, validate, dead-letter, monitors, web pages)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -18,18 +13,21 @@ from glasswatch.errors import BrokerError, ConfigError
 from glasswatch.monitor.specs import MonitorSpec, load_specs
 from glasswatch.settings import Settings
 
-__all__ = ["fetch_stats", "register", "render_stats", "run_worker"]
+__all__ = ["register", "run_worker", "spec_lookup"]
 
 
 def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     """Create topics, build the Faust app and run it until SIGTERM/SIGINT."""
     from faust.worker import Worker
 
-    from glasswatch.agents.ingest import IngestMetrics, attach_ingest
+    from glasswatch.agents.ingest import attach_ingest
+    from glasswatch.agents.ingest_metrics import IngestMetrics
+    from glasswatch.agents.labels import attach_labels
     from glasswatch.kafka.admin import ensure_topics, glasswatch_topics
     from glasswatch.kafka.app import create_app
-    from glasswatch.schemas.alert import Alert
-    from glasswatch.web.alerts import AlertBook, attach_alert_pages
+    from glasswatch.kafka.log_limits import install_repeat_filter
+    from glasswatch.training.version_metrics import registered_metrics
+    from glasswatch.web.alerts import AlertBook, attach_alert_pages, topic_loader
     from glasswatch.web.stats import attach_web
 
     loop = asyncio.new_event_loop()
@@ -47,20 +45,22 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
         spec_for=spec_lookup(settings.worker.monitor_specs),
         on_alert=book.add,
     )
-    attach_web(gw, metrics)
+    # labels ⋈ predictions: performance against the registered version, concept drift
+    if settings.worker.labels:
+        attach_labels(gw, on_alert=book.add, registered=registered_metrics(settings.mlflow.tracking_uri))
+    attach_web(gw, metrics, book)
 
-    async def load_from_topic(fingerprint: str) -> list[Alert]:
-        from glasswatch.commands.traffic import read_topic_json
+    # alerts this worker forgot are read back from the topic; bad records are skipped, counted
+    attach_alert_pages(gw.app, book, topic_loader(settings.kafka.bootstrap, settings.topics.alerts, book))
+    repeat_s = settings.worker.log_repeat_s
 
-        try:
-            docs = await read_topic_json(settings.kafka.bootstrap, settings.topics.alerts, timeout_s=10.0)
-        except BrokerError:
-            logging.getLogger("glasswatch").warning("alerts topic unreadable for alert %s", fingerprint)
-            return []
-        return [Alert.model_validate(d) for d in docs if d.get("fingerprint") == fingerprint]
+    class _Worker(Worker):
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            super().on_setup_root_logger(logger, level)
+            if repeat_s > 0:  # a broker outage: one line per cause per interval, with a count
+                install_repeat_filter(logger, repeat_s)
 
-    attach_alert_pages(gw.app, book, load_from_topic)
-    worker = Worker(gw.app, loglevel=loglevel, loop=loop, quiet=True)
+    worker = _Worker(gw.app, loglevel=loglevel, loop=loop, quiet=True)
     worker.execute_from_commandline()
 
 
@@ -81,75 +81,9 @@ def spec_lookup(path: Path | None) -> Callable[[str], MonitorSpec]:
     return lookup
 
 
-def fetch_stats(url: str, timeout_s: float = 5.0) -> dict[str, Any]:
-    full = url.rstrip("/") + "/glasswatch/stats/"
-    try:
-        with urllib.request.urlopen(full, timeout=timeout_s) as resp:  # noqa: S310 (local URL by design)
-            data: dict[str, Any] = json.loads(resp.read())
-            return data
-    except (urllib.error.URLError, OSError) as exc:
-        raise BrokerError(
-            f"no glasswatch worker answered at {full} ({exc}); start one with 'glasswatch worker'"
-        ) from exc
-
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
-def render_stats(snap: dict[str, Any]) -> str:
-    out = [
-        f"accepted events: {snap['accepted']}    dead-lettered: {snap['rejected']}",
-    ]
-    if snap["rejects"]:
-        out.append(
-            "dead letters by reason: " + ", ".join(f"{k}={v}" for k, v in sorted(snap["rejects"].items()))
-        )
-    for model, m in snap["models"].items():
-        out.append("")
-        versions = ", ".join(f"v{k}: {v}" for k, v in m["versions"].items())
-        out.append(f"model {model}   events {m['events']}   versions {versions}")
-        cols = [
-            "feature",
-            "count",
-            "missing%",
-            "mean",
-            "std",
-            "min",
-            "p05",
-            "p50",
-            "p95",
-            "max",
-            "top categories",
-        ]
-        rows = [cols]
-        for fname, f in m["features"].items():
-            cats = ", ".join(f"{k}:{v}" for k, v in list(f.get("categories", {}).items())[:3])
-            rows.append(
-                [
-                    fname,
-                    str(f["count"]),
-                    f"{100 * f['missing_rate']:.1f}",
-                    _fmt(f["mean"]),
-                    _fmt(f["std"]),
-                    _fmt(f["min"]),
-                    _fmt(f.get("p05")),
-                    _fmt(f.get("p50")),
-                    _fmt(f.get("p95")),
-                    _fmt(f["max"]),
-                    cats,
-                ]
-            )
-        widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
-        out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(out)
-
-
 def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
+    """Attach ``worker`` to ``app``."""
+
     @app.command()
     def worker(
         loglevel: str = typer.Option("info", help="Log level of the worker (debug, info, warning)."),
@@ -158,7 +92,7 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
 
         Reads the input topics, sends bad messages to the dead-letter topic with their reason and
         keeps per-(model, feature) statistics in a changelog-backed table. Serves
-        http://127.0.0.1:<web_port>/glasswatch/stats/ and /metrics/. Stop with Ctrl-C or SIGTERM.
+        http://127.0.0.1:<web_port>/glasswatch/stats/ and /metrics. Stop with Ctrl-C or SIGTERM.
         """
         s = settings()
         try:
@@ -166,23 +100,3 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
         except (BrokerError, ConfigError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
-
-    @app.command()
-    def status(
-        url: str = typer.Option(
-            "", help="Worker URL (default: http://127.0.0.1:<GLASSWATCH_WORKER__WEB_PORT>)."
-        ),
-        as_json: bool = typer.Option(False, "--json", help="Print the raw JSON snapshot."),
-    ) -> None:
-        """Show the statistics and dead-letter counters kept by a running worker."""
-        s = settings()
-        try:
-            snap = fetch_stats(url or f"http://127.0.0.1:{s.worker.web_port}")
-        except BrokerError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
-        if as_json:
-            json.dump(snap, sys.stdout, indent=2, sort_keys=True)
-            sys.stdout.write("\n")
-        else:
-            typer.echo(render_stats(snap))

@@ -1,4 +1,9 @@
-"""Kafka administration: create the topics glasswatch uses, with the right settings."""
+"""Kafka administration: create the topics glasswatch uses, with the right settings.
+
+:func:`ensure_topics` is the one place that creates topics (the data-flow topics of
+:func:`glasswatch_topics`, and the compacted stores of :mod:`glasswatch.kafka.compacted`).
+:func:`refresh_metadata` is the one place that reaches into aiokafka's private attributes.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,17 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from glasswatch.errors import BrokerError
 from glasswatch.settings import Settings
 
-__all__ = ["TopicSpec", "ensure_topics", "glasswatch_topics"]
+__all__ = ["COMPACT", "TopicSpec", "ensure_topics", "glasswatch_topics", "refresh_metadata"]
+
+COMPACT = {"cleanup.policy": "compact"}
+"""Topic config of a key → latest value store (silences, the router's delivery log)."""
 
 
 @dataclass(frozen=True)
@@ -34,12 +43,15 @@ def glasswatch_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(t.dead_letters, p, r, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
         TopicSpec(t.windows, p, r, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
         TopicSpec(t.alerts, p, r, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
-        TopicSpec(t.silences, 1, r, {"cleanup.policy": "compact"}),
+        TopicSpec(t.silences, 1, r, COMPACT),
+        TopicSpec(t.deliveries, 1, r, COMPACT),
     ]
 
 
 async def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.0) -> list[str]:
-    """Create missing topics; returns the names created. Existing topics are left as they are."""
+    """Create missing topics; returns the names created. Existing topics are left as they are.
+
+    Raises :class:`~glasswatch.errors.BrokerError` when Kafka cannot be reached or refuses."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
@@ -60,5 +72,20 @@ async def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float
             with contextlib.suppress(TopicAlreadyExistsError):  # another process was quicker
                 await admin.create_topics(new)
         return [n.name for n in new]
+    except (KafkaError, OSError) as exc:
+        names = ", ".join(s.name for s in specs)
+        raise BrokerError(f"cannot create topics {names} at {bootstrap} ({type(exc).__name__})") from exc
     finally:
         await admin.close()
+
+
+async def refresh_metadata(consumer: AIOKafkaConsumer) -> None:
+    """Fetch the cluster metadata now, e.g. to see the partitions of a topic created a moment ago.
+
+    aiokafka has no public call for this (``consumer.topics()`` fetches metadata into a throwaway
+    object, leaving ``partitions_for_topic`` stale), so this reaches into the consumer's private
+    ``_client`` (an ``AIOKafkaClient``) and awaits its ``force_metadata_update()``. It is the only
+    use of aiokafka's private attributes in glasswatch; ``tests/unit/kafka/test_aiokafka_private.py``
+    fails when an aiokafka release changes them.
+    """
+    await consumer._client.force_metadata_update()

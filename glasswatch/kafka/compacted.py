@@ -9,14 +9,13 @@ beginning to the end offsets observed when it started and returns the latest val
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError
 
 from glasswatch.errors import BrokerError
+from glasswatch.kafka.admin import COMPACT, TopicSpec, ensure_topics, refresh_metadata
 from glasswatch.kafka.reader import read_partitions
 
 __all__ = ["CompactedTopic", "ensure_compacted_topic", "topic_partitions"]
@@ -32,7 +31,7 @@ async def topic_partitions(
             found = consumer.partitions_for_topic(topic)
             if found:
                 return [TopicPartition(topic, p) for p in sorted(found)]
-            await consumer._client.force_metadata_update()
+            await refresh_metadata(consumer)
             await asyncio.sleep(0.1)
 
     return await asyncio.wait_for(wait(), timeout)
@@ -41,20 +40,8 @@ async def topic_partitions(
 async def ensure_compacted_topic(
     bootstrap: str, topic: str, *, partitions: int = 1, replication: int = 1
 ) -> None:
-    """Create ``topic`` with ``cleanup.policy=compact`` unless it exists."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
-    try:
-        await admin.start()
-        if topic in set(await admin.list_topics()):
-            return
-        with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent creator won: fine
-            await admin.create_topics(
-                [NewTopic(topic, partitions, replication, topic_configs={"cleanup.policy": "compact"})]
-            )
-    except (KafkaError, OSError) as exc:
-        raise BrokerError(f"cannot create topic {topic} at {bootstrap} ({type(exc).__name__})") from exc
-    finally:
-        await admin.close()
+    """Create ``topic`` with ``cleanup.policy=compact`` unless it exists (see :func:`ensure_topics`)."""
+    await ensure_topics(bootstrap, [TopicSpec(topic, partitions, replication, COMPACT)])
 
 
 class CompactedTopic:

@@ -10,7 +10,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from glasswatch.errors import BrokerError
+from glasswatch.kafka.admin import refresh_metadata
 from glasswatch.monitor.replay import Message
+from glasswatch.schemas.coords import Coord
 
 __all__ = ["read_partitions", "read_range", "read_topic"]
 
@@ -32,7 +34,7 @@ async def read_topic(bootstrap: str, topic: str, *, timeout_s: float = 30.0) -> 
     async with _consumer(bootstrap, timeout_s) as consumer:
         parts = consumer.partitions_for_topic(topic) or set()
         if not parts:
-            await consumer._client.force_metadata_update()
+            await refresh_metadata(consumer)
             parts = consumer.partitions_for_topic(topic) or set()
         everything = (0, 1 << 62)
         wanted = {TopicPartition(topic, p): everything for p in sorted(parts)}
@@ -80,6 +82,8 @@ async def read_partitions(
         batch = await consumer.getmany(timeout_ms=500, max_records=5000)
         for tp, msgs in batch.items():
             out[tp].extend(
-                Message(m.topic, m.partition, m.offset, m.value, m.key) for m in msgs if m.offset < stops[tp]
+                Message(Coord(m.topic, m.partition, m.offset), m.value, m.key, tuple(m.headers or ()))
+                for m in msgs
+                if m.offset < stops[tp]
             )
     return [m for tp in tps for m in out[tp]]

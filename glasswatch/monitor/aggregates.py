@@ -2,23 +2,24 @@
 
 A :class:`StreamAgg` keeps, whatever the number of values it saw: the numeric moments (count,
 mean, ``M2``; Chan's parallel merge), min and max, a deterministic reservoir sample of at most
-:data:`CAPACITY` values for the quantiles, and category counts bounded to :data:`MAX_CATEGORIES`
-names plus ``__other__`` (as :class:`glasswatch.monitor.stats.FeatureStats` does). Numbers wait in a
+:data:`~glasswatch.monitor.reservoir.CAPACITY` values for the quantiles, and category counts
+bounded to :data:`MAX_CATEGORIES` names plus ``__other__`` (as
+:class:`glasswatch.monitor.stats.FeatureStats` does). Numbers wait in a
 buffer of at most :data:`BLOCK` values and are folded in blocks fixed by their position in the
 stream (values ``0..127``, ``128..255``, ...), never by batch boundaries, so the floats come out
 bit-identical however the events were batched.
 
-Reservoir: Li's algorithm L (skip ahead to the next kept value, replace a random slot), its draws
-from SplitMix64 seeded with ``key``, a hash of (seed, stream, pane start); every value is equally
-likely to be kept, and the sample depends only on the values and their order. It costs
-``~CAPACITY * ln(n / CAPACITY)`` replacements per pane and stream, not one draw per value.
+The sample is :mod:`glasswatch.monitor.reservoir`'s (Algorithm L, seeded per pane and stream by
+:func:`~glasswatch.monitor.reservoir.stream_key`): every value is equally likely to be kept, and
+the sample depends only on the values and their order. A :class:`Pane` holds one
+:class:`StreamAgg` per stream of one ``hop``-long slice of event time.
 
 **Error bound.** Quantiles are exact (numpy's linear interpolation) while every pane of the window
 kept all its values (``n <= CAPACITY``). Otherwise each pane's sample is a uniform sample of its
 values, merged with weights ``n_pane / kept``; the rank of an estimated ``q``-quantile then has a
 standard error of at most ``sqrt(q (1 - q) / CAPACITY)`` (smaller when several panes are full):
 0.031 at the median and 0.014 at p05 / p95, which is 0.08 and 0.13 standard deviations of a
-normal. Four standard errors bound it in practice (``tests/unit/core/test_windows.py``).
+normal. Four standard errors bound it in practice (``tests/unit/monitor/test_windows.py``).
 Mean, std, min, max, counts and category counts (up to ``__other__``) are exact.
 
 Examples
@@ -45,7 +46,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,92 +53,29 @@ from typing import NamedTuple
 
 import numpy as np
 
+from glasswatch.monitor.reservoir import Skip, extend_sample, stream_key
+
 __all__ = [
     "BLOCK",
-    "CAPACITY",
     "MAX_CATEGORIES",
     "OTHER",
+    "QUANTILES",
     "Pane",
     "Part",
     "StreamAgg",
     "quantiles",
-    "stream_key",
 ]
 
 BLOCK = 128
 """Numbers buffered before they are folded into the moments and the sample."""
-CAPACITY = 256
-"""Reservoir size per pane and stream (a power of two up to 256: slots come from 8 hash bits)."""
 MAX_CATEGORIES = 64
-"""Categories counted by name per pane and stream; later newcomers count under :data:`OTHER`."""
+"""Categories counted by name per stream (per pane here, per feature in
+:class:`~glasswatch.monitor.stats.FeatureStats`); later newcomers count under :data:`OTHER`."""
 OTHER = "__other__"
 QUANTILES = (0.05, 0.5, 0.95)
+"""The quantiles every summary reports (p05, p50, p95)."""
 
-_MASK = (1 << 64) - 1
 _EMPTY = np.empty(0)
-
-
-def stream_key(seed: int, stream: str, pane_start: int) -> int:
-    """64-bit key of one pane's stream: the reservoir's coin flips derive from it."""
-    digest = hashlib.blake2b(f"{seed}:{stream}:{pane_start}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little")
-
-
-def _draw(state: int) -> tuple[int, int]:
-    """SplitMix64: the next state and its 64-bit output."""
-    state = (state + 0x9E3779B97F4A7C15) & _MASK
-    z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-    return state, z ^ (z >> 31)
-
-
-class _Skip(NamedTuple):
-    """Algorithm L's state: the index of the next value to keep, ``log W`` and the generator state."""
-
-    next: int
-    log_w: float
-    state: int
-
-
-def _skip(z: int, log_w: float) -> int:
-    """Values to pass over before the next one is kept: ``floor(log u / log(1 - W)) + 1``."""
-    den = math.log(-math.expm1(log_w))
-    return int(math.log(((z >> 36) | 1) * 2.0**-28) / den) + 1 if den < 0.0 else 1 << 62
-
-
-def _sample(
-    sample: np.ndarray, block: list[float], seen: int, key: int, skip: _Skip | None
-) -> tuple[np.ndarray, _Skip | None]:
-    """``sample`` of the first ``seen`` values after ``block`` (``sample`` itself is not changed).
-
-    Each kept value takes one 64-bit draw: bits 0-7 pick the slot, bits 8-35 update ``W`` and
-    bits 36-63 draw the next skip (28-bit uniforms).
-    """
-    fill = max(0, min(CAPACITY - seen, len(block)))
-    if fill:
-        sample = np.concatenate((sample, np.asarray(block[:fill], dtype=np.float64)))
-    if seen + fill < CAPACITY:
-        return sample, skip
-    if skip is None:  # just filled: the first skip
-        state, z = _draw(key)
-        log_w = math.log((((z >> 8) & 0xFFFFFFF) | 1) * 2.0**-28) / CAPACITY
-        skip = _Skip(CAPACITY - 1 + _skip(z, log_w), log_w, state)
-    nxt, log_w, state = skip
-    end = seen + len(block)
-    if nxt >= end:
-        return sample, skip
-    sample = sample.copy()
-    log, expm1 = math.log, math.expm1
-    while nxt < end:  # _draw and _skip, inlined (runs ~CAPACITY * ln(n / CAPACITY) times in all)
-        state = (state + 0x9E3779B97F4A7C15) & _MASK
-        z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-        z ^= z >> 31
-        sample[z & 0xFF] = block[nxt - seen]
-        log_w += log((((z >> 8) & 0xFFFFFFF) | 1) * 2.0**-28) / CAPACITY
-        den = log(-expm1(log_w))
-        nxt += int(log(((z >> 36) | 1) * 2.0**-28) / den) + 1 if den < 0.0 else 1 << 62
-    return sample, _Skip(nxt, log_w, state)
 
 
 class Part(NamedTuple):
@@ -186,7 +123,7 @@ class StreamAgg:
         self.key = key
         self.buf: list[float] = []
         self.part_: Part | None = None  # the folded blocks
-        self.skip: _Skip | None = None
+        self.skip: Skip | None = None
         self.categories: dict[str, int] = {}
 
     def add(self, x: object, categorical: bool = False) -> StreamAgg:
@@ -218,12 +155,14 @@ class StreamAgg:
         self.part_, self.skip = self._folded()
         self.buf = []
 
-    def _folded(self) -> tuple[Part | None, _Skip | None]:
+    def _folded(self) -> tuple[Part | None, Skip | None]:
         done = self.part_
         if not self.buf:
             return done, self.skip
         buf = self.buf
-        sample, skip = _sample(_EMPTY if done is None else done.sample, buf, self.n, self.key, self.skip)
+        sample, skip = extend_sample(
+            _EMPTY if done is None else done.sample, buf, self.n, self.key, self.skip
+        )
         block = Part.of(buf, sample)
         return (block if done is None else done.merge(block)._replace(sample=sample)), skip
 

@@ -4,7 +4,7 @@ Feed it events with their Kafka coordinates; it returns alerts (firing *and* res
 that arrived too late (send them to the dead-letter topic, reason ``late``) and the closed window
 summaries (for the windows topic). Each closed window yields *signals* (see
 :mod:`glasswatch.monitor.specs`), and each signal runs its static band, learned band and drift
-detectors. The kind of an alert follows the signal and the source:
+detectors (:mod:`glasswatch.monitor.signal_state`). The kind of an alert follows the signal and the source:
 
 =======================================  ==============================================
 ``*:missing_rate``                       ``missing_rate`` (static or learned band)
@@ -14,6 +14,9 @@ detectors. The kind of an alert follows the signal and the source:
 any other signal, static / learned band  ``threshold_static`` / ``threshold_dynamic``
 any signal, drift detector               ``drift_detector``
 =======================================  ==============================================
+
+Empty windows (the model went silent) also raise ``upstream_outage``, next to ``event_rate``
+(:class:`~glasswatch.monitor.signal_alert.Outage`; on when the ``events:rate`` signal is).
 
 One fingerprint (model, kind, signal) is one condition: it fires once when its first source fires
 and resolves when its last source resolves, so the same condition never has two open alerts.
@@ -26,6 +29,7 @@ Examples
 --------
 >>> from datetime import datetime, timedelta, timezone
 >>> from glasswatch.monitor.specs import MonitorSpec, SignalSpec, StaticBounds
+>>> from glasswatch.schemas.coords import Coord
 >>> from glasswatch.schemas.events import PredictionEvent
 >>> spec = MonitorSpec(model="m", window={"size_seconds": 10}, anomaly={"enabled": False},
 ...                    default=SignalSpec(dynamic=None, detectors=()),
@@ -35,7 +39,7 @@ Examples
 >>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 >>> recs = [Located(PredictionEvent(model="m", model_version="7", prediction_id=str(i),
 ...                                 event_time=t0 + timedelta(seconds=i),
-...                                 prediction=0.5 if i < 20 else 0.9), "predictions", 0, i)
+...                                 prediction=0.5 if i < 20 else 0.9), Coord("predictions", 0, i))
 ...         for i in range(45)]
 >>> out = mon.update_many(recs)
 >>> [(a.kind.value, a.signal, a.status.value, a.evidence["window_start"]) for a in out.alerts]
@@ -46,27 +50,25 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple, Self
 
 from glasswatch.monitor.anomaly import AnomalyScorer
 from glasswatch.monitor.category_mix import CategoryMix
-from glasswatch.monitor.detectors import DriftDetector
+from glasswatch.monitor.closed_window import ClosedWindow
 from glasswatch.monitor.digest import state_digest
-from glasswatch.monitor.signal_alert import alert_kind, make_alert, rate_like
+from glasswatch.monitor.signal_alert import Outage, alert_kind, make_alert
+from glasswatch.monitor.signal_state import SignalState, signal_values
 from glasswatch.monitor.specs import MonitorSpec, SignalSpec
 from glasswatch.monitor.summary import WindowSummary
-from glasswatch.monitor.thresholds import Decision, DynamicThreshold, StaticThreshold
-from glasswatch.monitor.windows import ClosedWindow, Located, WindowAggregator
+from glasswatch.monitor.thresholds import Decision
+from glasswatch.monitor.windows import Located, WindowAggregator
 from glasswatch.schemas.alert import Alert, fingerprint_of
 from glasswatch.schemas.events import LabelEvent
 
 __all__ = ["Located", "ModelMonitor", "MonitorOutput"]
-
-RATE_FLOOR = 0.005  # min std of rate-like signals (fractions), so a constant 0 still has a band
 
 
 class MonitorOutput(NamedTuple):
@@ -75,12 +77,7 @@ class MonitorOutput(NamedTuple):
     windows: list[ClosedWindow]
 
 
-@dataclass
-class _Signal:
-    spec: SignalSpec
-    static: StaticThreshold | None
-    dynamic: DynamicThreshold | None
-    detectors: list[DriftDetector]
+_NOTHING = MonitorOutput([], [], [])
 
 
 @dataclass
@@ -113,9 +110,30 @@ class ModelMonitor:
             else None
         )
         self.config_hash = spec.config_hash()
-        self._signals: dict[str, _Signal | None] = {}
+        self.outage = Outage.of(spec, self.config_hash)
+        self._signals: dict[str, SignalState | None] = {}
         self._mixes: dict[str, CategoryMix] = {}
         self._open: dict[str, _Open] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The monitor's state without the last update's result (a transient, not state)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_output"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore; a snapshot from before the outage check gets one (counting from now on)."""
+        self.__dict__.update(state)
+        if "outage" not in state:
+            self.outage = Outage.of(self.spec, self.config_hash)
+
+    @property
+    def output(self) -> MonitorOutput:
+        """What the last :meth:`update` produced (alerts, late events, closed windows)."""
+        return getattr(self, "_output", _NOTHING)
+
+    def update(self, record: Located) -> Self:
+        """River shape: add one event, evaluate the windows it closed; the result is :attr:`output`."""
+        self._output = self.update_many((record,))
+        return self
 
     @property
     def open_alerts(self) -> dict[str, datetime]:
@@ -163,52 +181,15 @@ class ModelMonitor:
         for window in closed:
             partial = first is not None and window.start < first  # the stream began mid-window
             for stream, summary in window.summaries.items():
-                for name, value in self._signal_values(stream, summary):
+                for name, value in signal_values(self.spec, self._mixes, stream, summary):
                     if partial and name == "events:rate":
                         continue  # a partial first window would teach a low rate
                     alerts.extend(self._check(name, value, summary, window))
                     if name.endswith(":category_mix"):
                         self._learn_mix(name, summary)
+            if self.outage is not None:
+                alerts.extend(self.outage.update(window.summaries["events"]).alerts)
         return alerts
-
-    def _signal_values(self, stream: str, s: WindowSummary) -> list[tuple[str, float | None]]:
-        spec = self.spec
-        if stream == "events":
-            picks = {"rate": s.signal("rate"), "gap": s.mean}
-            return [(f"events:{stat}", picks[stat]) for stat in spec.event_stats]
-        if stream == "anomaly":
-            return [("anomaly:rate", s.mean)]
-        if stream.startswith("feature:"):
-            stats = spec.feature_stats
-        elif stream == "prediction":
-            if not spec.watch_prediction:
-                return []
-            stats = spec.prediction_stats
-        elif stream == "latency":
-            if not spec.watch_latency:
-                return []
-            stats = spec.latency_stats
-        else:
-            return []
-        out: list[tuple[str, float | None]] = []
-        for stat in stats:
-            name = f"{stream}:{stat}"
-            if stat == "category_mix":
-                if s.categories or stream in self._mixes:
-                    n_cat = s.count - s.missing
-                    out.append((name, self._mix_distance(name, s.categories, n_cat)))
-            elif stat == "missing_rate":
-                out.append((name, s.signal("missing_rate")))
-            elif s.mean is not None or not s.categories:
-                out.append((name, s.signal(stat)))
-        return out
-
-    def _mix_distance(self, name: str, freqs: dict[str, float], n: int) -> float | None:
-        mix = self._mixes.get(name)
-        if mix is None:
-            sig = self.spec.signal(name)
-            mix = self._mixes[name] = CategoryMix(sig.dynamic.alpha if sig.dynamic else 0.05)
-        return mix.distance(freqs, n)
 
     def _learn_mix(self, name: str, s: WindowSummary) -> None:
         """Learn the window's mix unless this window breached or the condition is open."""
@@ -216,36 +197,15 @@ class ModelMonitor:
         if mix is None or not s.categories:
             return
         state = self._signals.get(name)
-        quiet = state is None or not any(d.active or d.breaching for d in self._decisions(state))
+        quiet = state is None or not any(d.active or d.breaching for _, d in state.decisions)
         if quiet or not mix.n:
-            mix.learn(s.categories)
+            mix.update(s.categories)
 
-    @staticmethod
-    def _decisions(state: _Signal) -> list[Decision]:
-        found = [t.decision for t in (state.static, state.dynamic) if t is not None]
-        return found + [d.decision for d in state.detectors]
-
-    def _state(self, name: str) -> _Signal | None:
+    def _state(self, name: str) -> SignalState | None:
         if name in self._signals:
             return self._signals[name]
         spec = self.spec.signal(name)
-        state = None
-        if spec.enabled:
-            rate = rate_like(name)
-            dyn = None
-            if (d := spec.dynamic) is not None:
-                floor = d.min_std if d.min_std is not None else (RATE_FLOOR if rate else 0.0)
-                side = d.side or ("upper" if rate else "both")
-                dyn = DynamicThreshold(d.warmup, d.k, d.alpha, d.hysteresis, d.resolve_after, floor, side)
-            st = spec.static
-            static = StaticThreshold(st.lower, st.upper, st.hysteresis, st.resolve_after) if st else None
-            seed = int(hashlib.sha256(f"{self.spec.seed}:{name}".encode()).hexdigest()[:8], 16)
-            floor = RATE_FLOOR if rate else 0.0
-            detectors = [
-                DriftDetector(ds.kind, dict(ds.params), ds.warmup, ds.resolve_after, floor, seed)
-                for ds in spec.detectors
-            ]
-            state = _Signal(spec, static, dyn, detectors)
+        state = SignalState.of(spec, name, self.spec.seed) if spec.enabled else None
         self._signals[name] = state
         return state
 
@@ -254,15 +214,8 @@ class ModelMonitor:
         if state is None:
             return []
         n = None if name == "events:rate" else s.count  # sampling noise of averages ~ 1/sqrt(n)
-        results: list[tuple[str, Decision]] = []
-        if state.static is not None:
-            results.append(("static", state.static.update(value).decision))
-        if state.dynamic is not None:
-            results.append(("dynamic", state.dynamic.update(value, n).decision))
-        for det in state.detectors:
-            results.append((f"detector:{det.kind}", det.update(value, n).decision))
         alerts = []
-        for source, decision in results:
+        for source, decision in state.update(value, n).decisions:
             if decision.state == "none":
                 continue
             kind = alert_kind(name, source)

@@ -11,6 +11,9 @@ any other signal, static / learned band  ``threshold_static`` / ``threshold_dyna
 any signal, drift detector               ``drift_detector``
 =======================================  ==============================================
 
+:class:`Outage` watches the windows themselves: a model whose windows hold no event at all (the
+rate of every signal went to zero) raises ``upstream_outage``.
+
 Examples
 --------
 >>> alert_kind("feature:age:missing_rate", "dynamic").value
@@ -24,13 +27,15 @@ Examples
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
+from glasswatch.monitor.specs import MonitorSpec
 from glasswatch.monitor.summary import WindowSummary
-from glasswatch.monitor.thresholds import Decision
-from glasswatch.schemas.alert import Alert, AlertKind, AlertStatus, Lineage, OffsetRange, Severity
+from glasswatch.monitor.thresholds import Decision, Latch
+from glasswatch.schemas.alert import Alert, AlertKind, AlertStatus, Lineage, Severity
+from glasswatch.schemas.coords import OffsetRange
 
-__all__ = ["alert_kind", "make_alert", "rate_like", "replay_command"]
+__all__ = ["Outage", "alert_kind", "make_alert", "rate_like", "replay_command"]
 
 
 def rate_like(signal: str) -> bool:
@@ -105,3 +110,101 @@ def make_alert(
         replay_command=replay_command(model, summary.offsets),
         ends_at=summary.end if resolved else None,
     )
+
+
+class Outage:
+    """``upstream_outage`` (critical): a model's windows hold no event at all, every signal at zero.
+
+    Fed the ``events`` summary of each closed window (:meth:`update` returns the instance), it
+    fires after ``hysteresis`` empty windows in a row (the event-rate band's hysteresis: about
+    when a silent source's ``event_rate`` alert fires, but also during that band's warm-up) and
+    resolves at the first window with events again. The alert's ``model`` is the model, so the
+    default inhibit rule mutes that model's per-feature alerts while it fires; its lineage points
+    at the last window that had events (where the stream stopped). :attr:`alerts` holds the
+    transitions of the last update.
+
+    >>> from datetime import datetime, timedelta, timezone
+    >>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> def window(i, n):
+    ...     return WindowSummary(model="churn", stream="events", start=t0 + timedelta(minutes=i),
+    ...                          end=t0 + timedelta(minutes=i + 1), count=n)
+    >>> out = Outage("churn", hysteresis=2)
+    >>> [[(a.kind.value, a.status.value, a.model) for a in out.update(window(i, n)).alerts]
+    ...  for i, n in enumerate([50, 0, 0, 0, 40])]
+    [[], [], [('upstream_outage', 'firing', 'churn')], [], [('upstream_outage', 'resolved', 'churn')]]
+    """
+
+    @classmethod
+    def of(cls, spec: MonitorSpec, config_hash: str | None = None) -> Outage | None:
+        """The outage check of a model's spec: the ``events:rate`` band's hysteresis, off with it."""
+        rate = spec.signal("events:rate")
+        hysteresis = next((b.hysteresis for b in (rate.dynamic, rate.static) if b is not None), 1)
+        return cls(spec.model, hysteresis, config_hash) if rate.enabled else None
+
+    def __init__(self, model: str, hysteresis: int = 2, config_hash: str | None = None) -> None:
+        self.model = model
+        self.hysteresis = hysteresis
+        self.config_hash = config_hash
+        self._latch = Latch(hysteresis, 1)
+        self._empty = 0
+        self._fired_at: datetime | None = None
+        self._last_seen: WindowSummary | None = None
+        self._alerts: tuple[Alert, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return self._latch.active
+
+    @property
+    def alerts(self) -> tuple[Alert, ...]:
+        """The ``upstream_outage`` transitions of the last :meth:`update` (usually none)."""
+        return self._alerts
+
+    def update(self, events: WindowSummary) -> Self:
+        """Account one closed window's ``events`` summary (``count`` 0: the window was empty)."""
+        empty = events.count == 0
+        self._empty = self._empty + 1 if empty else 0
+        state = self._latch.step(empty)
+        self._alerts = ()
+        if state == "firing":
+            self._fired_at = events.end
+            self._alerts = (self._alert(events, None),)
+        elif state == "resolved" and self._fired_at is not None:
+            self._alerts = (self._alert(events, self._fired_at),)
+            self._fired_at = None
+        if not empty:
+            self._last_seen = events
+        return self
+
+    def _alert(self, events: WindowSummary, fired_at: datetime | None) -> Alert:
+        last = self._last_seen
+        offsets = last.offsets if last is not None else ()
+        resolved = fired_at is not None
+        return Alert.build(
+            kind=AlertKind.UPSTREAM_OUTAGE,
+            severity=Severity.CRITICAL,
+            model=self.model,
+            signal="events",
+            summary=(
+                f"resolved: events of {self.model} are back ({events.count} in the last window)"
+                if resolved
+                else f"no events of {self.model} for {self._empty} windows in a row"
+            ),
+            starts_at=fired_at if fired_at is not None else events.end,
+            status=AlertStatus.RESOLVED if resolved else AlertStatus.FIRING,
+            evidence={
+                "signal": "events",
+                "count": events.count,
+                "empty_windows": self._empty,
+                "window_start": events.start.isoformat(),
+                "window_end": events.end.isoformat(),
+                "last_events_at": last.end.isoformat() if last is not None else None,
+            },
+            lineage=Lineage(
+                model_version=last.model_version if last is not None else None,
+                offsets=offsets,
+                config_hash=self.config_hash,
+            ),
+            replay_command=replay_command(self.model, offsets) if offsets else None,
+            ends_at=events.end if resolved else None,
+        )

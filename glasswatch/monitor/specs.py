@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from glasswatch.errors import ConfigError
 from glasswatch.monitor.detectors import build_river_detector
+from glasswatch.schemas.text import decode_utf8
 
 __all__ = [
     "AnomalySpec",
@@ -48,6 +49,7 @@ __all__ = [
     "DynamicParams",
     "MonitorSpec",
     "SignalSpec",
+    "Stat",
     "StaticBounds",
     "WindowSpec",
     "load_spec_text",
@@ -154,6 +156,9 @@ class MonitorSpec(_Spec):
     signals: dict[str, SignalSpec] = Field(default_factory=dict)
     anomaly: AnomalySpec = AnomalySpec()
     seed: int = 0
+    drift: dict[str, Any] | None = Field(default=None, exclude=True)
+    """Batch drift settings, validated by ``glasswatch.drift.spec.drift_spec_of`` (drift sits
+    above monitor, so the typed spec cannot live here); excluded from ``config_hash``."""
 
     def signal(self, name: str) -> SignalSpec:
         """The spec of one signal: the last ``signals`` pattern matching ``name``, else ``default``."""
@@ -173,10 +178,10 @@ class MonitorSpec(_Spec):
 
 # -- YAML loading with line numbers ----------------------------------------------------------
 
-Path_ = tuple[str | int, ...]
+_YamlPath = tuple[str | int, ...]
 
 
-def _marks(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> None:
+def _marks(node: yaml.Node, path: _YamlPath, out: dict[_YamlPath, int]) -> None:
     """Record the 1-based line of every mapping key and sequence item, keyed by its path."""
     out.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
@@ -189,14 +194,14 @@ def _marks(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> None:
             _marks(item, (*path, i), out)
 
 
-def _line_of(loc: tuple[str | int, ...], marks: dict[Path_, int]) -> int:
+def _line_of(loc: tuple[str | int, ...], marks: dict[_YamlPath, int]) -> int:
     for n in range(len(loc), -1, -1):
         if loc[:n] in marks:
             return marks[loc[:n]]
     return 1
 
 
-def _validate(data: Any, marks: dict[Path_, int], source: str) -> MonitorSpec:
+def _validate(data: Any, marks: dict[_YamlPath, int], source: str) -> MonitorSpec:
     try:
         return MonitorSpec.model_validate(data)
     except pydantic.ValidationError as exc:
@@ -221,10 +226,10 @@ def load_specs(path: str | Path) -> list[MonitorSpec]:
     """Load every spec of a YAML file (one per ``---`` document); model names must be unique."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        data = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read spec file: {exc.strerror}") from None
-    specs = _load_all(text, str(p))
+    specs = _load_all(decode_utf8(data, str(p)), str(p))
     names = [s.model for s in specs]
     if len(set(names)) != len(names):
         raise ConfigError(f"{p}: model names must be unique per file, got {names}")
@@ -241,7 +246,7 @@ def _load_all(text: str, source: str) -> list[MonitorSpec]:
     for node in nodes:
         if node is None:
             continue
-        marks: dict[Path_, int] = {}
+        marks: dict[_YamlPath, int] = {}
         _marks(node, (), marks)
         data = yaml.SafeLoader("").construct_document(node)
         if not isinstance(data, dict):

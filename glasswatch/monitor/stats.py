@@ -27,21 +27,18 @@ from typing import Any, Protocol
 import numpy as np
 from river import stats as rstats
 
-from glasswatch.schemas.events import FeatureEvent, LabelEvent, PredictionEvent
+from glasswatch.monitor.aggregates import MAX_CATEGORIES, OTHER, QUANTILES
+from glasswatch.schemas.events import FeatureEvent, PredictionEvent, TypedEvent
 
 __all__ = [
     "PREDICTION",
-    "QUANTILES",
     "FeatureStats",
     "ModelStats",
     "merge_feature_summaries",
     "merge_states",
 ]
 
-QUANTILES = (0.05, 0.5, 0.95)
 PREDICTION = "__prediction__"
-MAX_CATEGORIES = 64
-"""Categories tracked per feature; rarer newcomers are counted under ``__other__``."""
 
 
 class FeatureStats:
@@ -113,7 +110,7 @@ class FeatureStats:
         if x in cats or len(cats) < self.max_categories:
             cats[x] += 1
         else:
-            cats["__other__"] += 1
+            cats[OTHER] += 1
 
     @property
     def numeric_count(self) -> int:
@@ -166,7 +163,7 @@ class ModelStats:
     events: Counter[str] = field(default_factory=Counter)
     versions: Counter[str] = field(default_factory=Counter)
 
-    def update(self, event: PredictionEvent | FeatureEvent | LabelEvent) -> ModelStats:
+    def update(self, event: TypedEvent) -> ModelStats:
         self.events[event.type] += 1
         features: Mapping[str, Any] | None = None
         if isinstance(event, PredictionEvent):
@@ -180,7 +177,7 @@ class ModelStats:
                 self._feature(name).update(value)
         return self
 
-    def update_many(self, events: Iterable[PredictionEvent | FeatureEvent | LabelEvent]) -> ModelStats:
+    def update_many(self, events: Iterable[TypedEvent]) -> ModelStats:
         """Vectorised :meth:`update` over many events (per-feature columns, then one call each)."""
         cols: dict[str, list[Any]] = {}
         for event in events:

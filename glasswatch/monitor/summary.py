@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from glasswatch.monitor.aggregates import Part, StreamAgg, quantiles
-from glasswatch.schemas.alert import OffsetRange
+from glasswatch.schemas.coords import OffsetRange
 
 __all__ = ["WindowSummary", "describe", "describe_aggs", "describe_gaps"]
 

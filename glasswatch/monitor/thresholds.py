@@ -34,7 +34,7 @@ from typing import Literal, NamedTuple
 
 from river import stats
 
-__all__ = ["Decision", "DynamicThreshold", "Latch", "StaticThreshold", "Transition"]
+__all__ = ["NO_DECISION", "Decision", "DynamicThreshold", "Latch", "StaticThreshold", "Transition"]
 
 Transition = Literal["firing", "resolved", "none"]
 
@@ -58,6 +58,9 @@ NO_DECISION = Decision("none", None, (None, None), False, False)
 
 class Latch:
     """Hysteresis: fire after ``hysteresis`` consecutive breaches, resolve after ``resolve_after`` clear.
+
+    Shared by the thresholds, the model monitor's outage check and the dead-letter rate
+    (:class:`~glasswatch.monitor.reject_rate.RejectRate`).
 
     >>> latch = Latch(hysteresis=2, resolve_after=1)
     >>> [latch.step(b) for b in (True, True, True, False)]

@@ -1,14 +1,16 @@
 """Event-time tumbling and hopping windows with a watermark and allowed lateness.
 
-Events arrive with their Kafka coordinates (:class:`Located`). Each event lands in one *pane*
+Events arrive with their Kafka coordinates (:class:`Located`: an event and its
+:class:`~glasswatch.schemas.coords.Coord`). Each event lands in one *pane*
 (a ``hop``-long slice of event time); a window of ``size`` is the union of ``size / hop`` panes,
 so an event is handled once however many hopping windows contain it. The *watermark* is the
 largest event time seen minus the allowed lateness; a window ``[start, end)`` closes once the
 watermark reaches ``end`` and yields one :class:`~glasswatch.monitor.summary.WindowSummary` per
-stream. An out-of-order event whose window is still open is accepted and counted
-(``late_accepted``); one whose windows have all closed is returned as *late* (the caller sends it
-to the dead-letter topic with reason ``late``). Empty windows between events are closed too (an
-event-rate drop must show), at most ``max_empty_windows`` at once. Label events are ignored.
+stream (:func:`~glasswatch.monitor.closed_window.close_window`). An out-of-order event whose
+window is still open is accepted and counted (``late_accepted``); one whose windows have all
+closed is returned as *late* (the caller sends it to the dead-letter topic with reason ``late``).
+Empty windows between events are closed too (an event-rate drop must show), at most
+``max_empty_windows`` at once. Label events are ignored.
 
 A pane keeps per-stream mergeable aggregates (:class:`~glasswatch.monitor.aggregates.Pane`), never the
 events, so the state's size depends on the open panes and the streams, not on the events per
@@ -20,54 +22,43 @@ bound in :mod:`glasswatch.monitor.aggregates`). ``seed`` seeds the samples.
 Examples
 --------
 >>> from datetime import datetime, timedelta, timezone
+>>> from glasswatch.schemas.coords import Coord
 >>> from glasswatch.schemas.events import PredictionEvent
 >>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 >>> def ev(i, sec):
 ...     e = PredictionEvent(model="m", model_version="1", prediction_id=f"p{i}",
 ...                         event_time=t0 + timedelta(seconds=sec), features={"x": float(i)})
-...     return Located(e, "predictions", 0, i)
+...     return Located(e, Coord("predictions", 0, i))
 >>> w = WindowAggregator("m", size_seconds=10, allowed_lateness_seconds=5)
 >>> out = w.update_many([ev(0, 1), ev(1, 5), ev(2, 13), ev(3, 9), ev(4, 30), ev(5, 3)])
 >>> [(c.start.second, c.summaries["feature:x"].count, c.summaries["feature:x"].mean) for c in out.closed]
 [(0, 3, 1.3333333333333333), (10, 1, 2.0)]
->>> [r.offset for r in out.late], out.closed[0].summaries["events"].late_accepted
+>>> [r.coord.offset for r in out.late], out.closed[0].summaries["events"].late_accepted
 ([5], 1)
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from itertools import chain
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from glasswatch.monitor.aggregates import Pane
-from glasswatch.monitor.summary import WindowSummary, describe_aggs, describe_gaps
-from glasswatch.schemas.alert import OffsetRange
-from glasswatch.schemas.events import FeatureEvent, LabelEvent, PredictionEvent
+from glasswatch.monitor.closed_window import ClosedWindow, close_window
+from glasswatch.schemas.coords import Coord
+from glasswatch.schemas.events import EPOCH, LabelEvent, PredictionEvent, TypedEvent
 
-__all__ = ["ClosedWindow", "Located", "WindowAggregator", "WindowOutput", "to_millis"]
+__all__ = ["Located", "WindowAggregator", "WindowOutput", "to_millis"]
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_log = logging.getLogger(__name__)
 
 
 class Located(NamedTuple):
-    """An event with the Kafka coordinates it was read from."""
+    """An event with the Kafka coordinates of the message it was read from."""
 
-    event: PredictionEvent | FeatureEvent | LabelEvent
-    topic: str
-    partition: int
-    offset: int
-
-
-@dataclass(frozen=True)
-class ClosedWindow:
-    start: datetime
-    end: datetime
-    summaries: dict[str, WindowSummary]
-    offsets: tuple[OffsetRange, ...]
-    model_version: str | None
+    event: TypedEvent
+    coord: Coord
 
 
 class WindowOutput(NamedTuple):
@@ -86,6 +77,10 @@ class _Pane:
 
 class WindowAggregator:
     """Windows of one model's events; constructor arguments are kept verbatim."""
+
+    n_degraded = 0
+    """Window summaries built without their non-finite numbers (see ``_degraded``); a class
+    default so that states stored before it existed restore unchanged."""
 
     def __init__(
         self,
@@ -195,7 +190,7 @@ class WindowAggregator:
             pane.add_prediction(ev.prediction, ev.latency_ms, ev.model_version)
         if extra:
             pane.add_extra(extra)
-        pane.add_offset(rec.topic, rec.partition, rec.offset)
+        pane.add_offset(*rec.coord)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore; a snapshot of the earlier format (panes buffering events) is folded into aggregates."""
@@ -255,55 +250,24 @@ class WindowAggregator:
         for end in chosen:
             panes = [p for s in range(end - self._size, end, hop) if (p := self._panes.get(s)) is not None]
             if panes or end > first:
-                closed.append(self._close(end, panes))
+                try:
+                    window = close_window(
+                        self.model, end - self._size, end, panes, self._streams, self._degraded
+                    )
+                    closed.append(window)
+                except Exception as exc:  # a window we cannot summarise is skipped, never a stall
+                    self.n_degraded += 1
+                    _log.warning("window ending %s of model %s skipped: %s: %s",
+                                 end, self.model, type(exc).__name__, exc)  # fmt: skip
         self._frontier = target
         for s in [s for s in self._panes if s + self._size <= target]:
             del self._panes[s]
         return closed
 
-    def _close(self, end: int, panes: list[Pane]) -> ClosedWindow:
-        start_dt = EPOCH + timedelta(milliseconds=end - self._size)
-        end_dt = EPOCH + timedelta(milliseconds=end)
-        offs: dict[tuple[str, int], list[int]] = {}
-        for p in panes:
-            for k, (a, b) in p.offsets.items():
-                o = offs.setdefault(k, [a, b])
-                o[0], o[1] = min(o[0], a), max(o[1], b)
-        offsets = tuple(
-            OffsetRange(topic=k[0], partition=k[1], first=a, last=b) for k, (a, b) in sorted(offs.items())
-        )
-        version = next((p.version for p in reversed(panes) if p.version is not None), None)
-        streams = self._streams
-        for name in dict.fromkeys(chain.from_iterable(p.feats for p in panes)):
-            streams.setdefault("feature:" + name, None)
-        n_preds = sum(p.preds for p in panes)
-        if n_preds:
-            streams.setdefault("prediction", None)
-            if any(p.lat is not None for p in panes):
-                streams.setdefault("latency", None)
-        for p in panes:
-            for key in p.extras:
-                streams.setdefault(key, None)
-        common = {
-            "model": self.model,
-            "model_version": version,
-            "offsets": offsets,
-            "start": start_dt,
-            "end": end_dt,
-            "late_accepted": sum(p.late_accepted for p in panes),
-        }
-        summaries: dict[str, WindowSummary] = {}
-        for s in streams:
-            if s == "events":
-                stats = describe_gaps([(p.events, p.t_lo, p.t_hi, p.gaps) for p in panes])
-            elif s.startswith("feature:"):
-                name = s[8:]
-                stats = describe_aggs([p.feats.get(name) for p in panes], sum(p.rows for p in panes))
-            elif s == "prediction":
-                stats = describe_aggs([p.pred for p in panes], n_preds)
-            elif s == "latency":
-                stats = describe_aggs([p.lat for p in panes], n_preds)
-            else:
-                stats = describe_aggs([p.extras.get(s) for p in panes])
-            summaries[s] = WindowSummary(stream=s, **common, **stats)
-        return ClosedWindow(start_dt, end_dt, summaries, offsets, version)
+    def _degraded(self, stream: str, exc: ValueError) -> None:
+        """A summary built without its non-finite numbers: counted in :attr:`n_degraded`, the
+        aggregator's first one logged."""
+        self.n_degraded += 1
+        if self.n_degraded == 1:
+            _log.warning("window summary of %s/%s degraded (non-finite aggregate): %s",
+                         self.model, stream, str(exc).splitlines()[0])  # fmt: skip

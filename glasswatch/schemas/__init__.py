@@ -8,12 +8,13 @@ from glasswatch.schemas.alert import (
     AlertStatus,
     Lineage,
     Links,
-    OffsetRange,
     Severity,
     fingerprint_of,
 )
+from glasswatch.schemas.coords import Coord, OffsetRange, partition_key
 from glasswatch.schemas.dead_letter import REASONS, DeadLetter
 from glasswatch.schemas.events import (
+    EPOCH,
     SCHEMA_VERSION,
     BatchEnvelope,
     Event,
@@ -22,15 +23,18 @@ from glasswatch.schemas.events import (
     LabelEvent,
     PredictionEvent,
     Tick,
+    TypedEvent,
 )
 
 __all__ = [
+    "EPOCH",
     "REASONS",
     "SCHEMA_VERSION",
     "Alert",
     "AlertKind",
     "AlertStatus",
     "BatchEnvelope",
+    "Coord",
     "DeadLetter",
     "Event",
     "FeatureEvent",
@@ -42,5 +46,7 @@ __all__ = [
     "PredictionEvent",
     "Severity",
     "Tick",
+    "TypedEvent",
     "fingerprint_of",
+    "partition_key",
 ]

@@ -14,6 +14,18 @@ Examples
 True
 >>> a.labels["severity"], a.status.value
 ('warning', 'firing')
+
+Ids and fingerprints are the hex digests :meth:`Alert.build` makes, and every link is http(s):
+a record forged on the alerts topic with a ``javascript:`` link or markup in its id is refused.
+
+>>> Alert.model_validate({**a.model_dump(), "links": {**a.links.model_dump(),
+...                       "mlflow_run": "javascript:alert(1)"}})
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: 1 validation error for Alert
+links.mlflow_run
+  Value error, not an http(s) URL: 'javascript:alert(1)' [...]
+...
 """
 
 from __future__ import annotations
@@ -21,20 +33,71 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+
+from glasswatch.schemas.coords import OffsetRange
 
 __all__ = [
+    "ALERT_ID_HEX",
+    "DASHBOARD_BASE",
+    "FINGERPRINT_HEX",
+    "PLAYBOOK_BASE",
     "Alert",
+    "AlertId",
     "AlertKind",
     "AlertStatus",
+    "Fingerprint",
+    "HttpLink",
     "Lineage",
     "Links",
-    "OffsetRange",
     "Severity",
     "fingerprint_of",
+    "http_link",
 ]
+
+FINGERPRINT_HEX = 16
+"""Hex digits of a fingerprint (:func:`fingerprint_of`)."""
+ALERT_ID_HEX = 20
+"""Hex digits of an alert id (:meth:`Alert.build`)."""
+
+Fingerprint = Annotated[str, StringConstraints(pattern=rf"^[0-9a-f]{{{FINGERPRINT_HEX}}}$")]
+AlertId = Annotated[str, StringConstraints(pattern=rf"^[0-9a-f]{{{ALERT_ID_HEX}}}$")]
+
+
+def http_link(url: str) -> str:
+    """``url`` when it is an absolute http(s) URL with a host and no whitespace or control
+    characters; ``ValueError`` otherwise (``javascript:``, ``data:``, relative, ...).
+
+    >>> http_link("https://mlflow.example.com/#/experiments/1/runs/abc")
+    'https://mlflow.example.com/#/experiments/1/runs/abc'
+    >>> http_link(" JavaScript:alert(1)")
+    Traceback (most recent call last):
+    ...
+    ValueError: not an http(s) URL: ' JavaScript:alert(1)'
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url)
+    ):
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    return url
+
+
+HttpLink = Annotated[
+    str,
+    AfterValidator(http_link),
+    WithJsonSchema({"type": "string", "format": "uri", "pattern": "^https?://[^\\s/?#]+"}),
+]
+"""A string field that holds an absolute http(s) URL (what a page may turn into a link)."""
 
 
 class Severity(StrEnum):
@@ -56,23 +119,17 @@ class AlertKind(StrEnum):
     ANOMALY_RATE = "anomaly_rate"
     DRIFT_DETECTOR = "drift_detector"
     DATA_DRIFT = "data_drift"
+    FEATURE_DRIFT = "feature_drift"
+    PREDICTION_DRIFT = "prediction_drift"
+    NO_REFERENCE = "no_reference"
     CONCEPT_DRIFT = "concept_drift"
+    PERFORMANCE_DROP = "performance_drop"
     MISSING_RATE = "missing_rate"
     EVENT_RATE = "event_rate"
     DEAD_LETTERS = "dead_letters"
     SCHEMA_BREAK = "schema_break"
     UPSTREAM_OUTAGE = "upstream_outage"
     QUALITY_GATE = "quality_gate"
-
-
-class OffsetRange(BaseModel):
-    """Kafka coordinates of the events behind a result: replay them to reproduce it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    topic: str
-    partition: int = Field(ge=0)
-    first: int = Field(ge=0)
-    last: int = Field(ge=0)
 
 
 class Lineage(BaseModel):
@@ -87,14 +144,14 @@ class Lineage(BaseModel):
 
 class Links(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    dashboard: str
-    playbook: str
-    mlflow_run: str | None = None
+    dashboard: HttpLink
+    playbook: HttpLink
+    mlflow_run: HttpLink | None = None
 
 
 def fingerprint_of(model: str, kind: str, signal: str) -> str:
     """Stable identity of one alert condition (16 hex chars)."""
-    return hashlib.sha256(f"{model}\x1f{kind}\x1f{signal}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{model}\x1f{kind}\x1f{signal}".encode()).hexdigest()[:FINGERPRINT_HEX]
 
 
 PLAYBOOK_BASE = "http://127.0.0.1:6066/playbooks"
@@ -108,8 +165,8 @@ class Alert(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     schema_version: int = 1
-    id: str
-    fingerprint: str
+    id: AlertId
+    fingerprint: Fingerprint
     status: AlertStatus = AlertStatus.FIRING
     severity: Severity
     kind: AlertKind
@@ -127,8 +184,9 @@ class Alert(BaseModel):
     def with_base_url(self, base: str) -> Alert:
         """The same alert with its dashboard and playbook links on the worker at ``base``."""
         base = base.rstrip("/")
-        links = self.links.model_copy(
-            update={
+        links = Links.model_validate(  # validated: ``base`` must be http(s) too
+            {
+                **self.links.model_dump(),
                 "dashboard": f"{base}/alerts/{self.fingerprint}/",
                 "playbook": f"{base}/playbooks/{self.kind.value}.md",
             }
@@ -158,7 +216,7 @@ class Alert(BaseModel):
         """Fill the derived fields (fingerprint, id, labels, links) consistently."""
         fp = fingerprint_of(model, kind.value, signal)
         stamp = (ends_at if status is AlertStatus.RESOLVED and ends_at else starts_at).isoformat()
-        alert_id = hashlib.sha256(f"{fp}\x1f{status.value}\x1f{stamp}".encode()).hexdigest()[:20]
+        alert_id = hashlib.sha256(f"{fp}\x1f{status.value}\x1f{stamp}".encode()).hexdigest()[:ALERT_ID_HEX]
         base_labels = {"model": model, "kind": kind.value, "severity": severity.value, "signal": signal}
         base_labels.update(labels or {})
         return cls(

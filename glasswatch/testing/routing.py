@@ -7,7 +7,7 @@ from typing import Any
 
 from glasswatch.schemas.alert import Alert, AlertKind, AlertStatus, Severity
 
-__all__ = ["T0", "alert", "resolved"]
+__all__ = ["T0", "Driver", "alert", "resolved"]
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -59,9 +59,9 @@ class Driver:
         self.offset = 0
 
     def publish(self, a: Alert, topic: str = "alerts") -> None:
-        from glasswatch.alerting.notify.base import MessageRef
+        from glasswatch.schemas.coords import Coord
 
-        self.d.ingest(a, self.clock.now(), MessageRef(topic=topic, partition=0, offset=self.offset))
+        self.d.ingest(a, self.clock.now(), Coord(topic, 0, self.offset))
         self.offset += 1
 
     def step(self) -> None:

@@ -17,7 +17,7 @@ with the seed and its columns become ``x0, x1, ...``. Everything is vectorised w
 Examples
 --------
 >>> recs = simulate(1000, change="mean_shift", change_at=500, magnitude=3.0, seed=1)
->>> len(recs), recs[0].event.features["segment"], recs[0].offset
+>>> len(recs), recs[0].event.features["segment"], recs[0].coord.offset
 (1000, 'a', 0)
 >>> import statistics
 >>> round(statistics.mean(r.event.features["x0"] for r in recs[500:]))
@@ -32,9 +32,10 @@ from typing import Literal
 import numpy as np
 
 from glasswatch.monitor.windows import Located
+from glasswatch.schemas.coords import Coord
 from glasswatch.schemas.events import PredictionEvent
 
-__all__ = ["CATEGORIES", "Change", "simulate"]
+__all__ = ["CATEGORIES", "MIX", "T0", "Change", "simulate"]
 
 Change = Literal["mean_shift", "variance", "category_mix", "missing_rate", "event_rate"]
 CATEGORIES = ("a", "b", "c", "d")
@@ -104,5 +105,5 @@ def simulate(
             prediction=float(pred[i]),
             latency_ms=float(latency[i]),
         )
-        out.append(Located(ev, topic, 0, first_offset + i))
+        out.append(Located(ev, Coord(topic, 0, first_offset + i)))
     return out

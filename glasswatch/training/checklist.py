@@ -38,11 +38,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from glasswatch.errors import TrackingError
+from glasswatch.training import tags as tag
 
 __all__ = ["Check", "Checklist", "check_run", "evaluate_run"]
-
-CONTEXT_TAG = "mlflow.data.context"
-
 
 @dataclass(frozen=True)
 class Check:
@@ -76,10 +74,10 @@ class Checklist:
 
 def _seeds(run: Run) -> Check:
     tags, params = run.data.tags, run.data.params
-    if tags.get("glasswatch.seeds_fixed") == "true" and "seed" in params:
+    if tags.get(tag.SEEDS_FIXED) == "true" and "seed" in params:
         libs = sorted(k.removeprefix("seed.") for k in params if k.startswith("seed."))
         return Check("seeds", True, f"seed={params['seed']} ({', '.join(libs)})")
-    return Check("seeds", False, "no glasswatch.seeds_fixed tag / seed param: seeds were not fixed")
+    return Check("seeds", False, f"no {tag.SEEDS_FIXED} tag / seed param: seeds were not fixed")
 
 
 def _inputs(run: Run) -> Check:
@@ -90,10 +88,10 @@ def _inputs(run: Run) -> Check:
     contexts = []
     for item in inputs:
         tags = {t.key: t.value for t in item.tags}
-        if CONTEXT_TAG not in tags or "glasswatch.sha256" not in tags:
+        if tag.MLFLOW_DATA_CONTEXT not in tags or tag.INPUT_SHA256 not in tags:
             bad.append(item.dataset.name)
         else:
-            contexts.append(f"{item.dataset.name}:{tags[CONTEXT_TAG]}")
+            contexts.append(f"{item.dataset.name}:{tags[tag.MLFLOW_DATA_CONTEXT]}")
     if bad:
         return Check("inputs", False, f"inputs without context or sha256: {', '.join(bad)}")
     return Check("inputs", True, f"{len(inputs)} with sha256 ({', '.join(contexts)})")
@@ -116,25 +114,25 @@ def _shap(client: MlflowClient, run_id: str) -> Check:
 
 def _thresholds(run: Run, repo: Path) -> Check:
     tags = run.data.tags
-    if tags.get("glasswatch.monitor_spec"):
-        return Check("alert thresholds", True, f"run tag: {tags['glasswatch.monitor_spec']}")
-    model = tags.get("glasswatch.model_name")
+    if tags.get(tag.MONITOR_SPEC):
+        return Check("alert thresholds", True, f"run tag: {tags[tag.MONITOR_SPEC]}")
+    model = tags.get(tag.MODEL_NAME)
     if not model:
-        return Check("alert thresholds", False, "no glasswatch.monitor_spec tag and no model name tag")
+        return Check("alert thresholds", False, f"no {tag.MONITOR_SPEC} tag and no model name tag")
     spec = repo / "monitors" / f"{model}.yaml"
     if spec.is_file():
         return Check("alert thresholds", True, f"file {spec} (not recorded on the run)")
-    return Check("alert thresholds", False, f"no glasswatch.monitor_spec tag and no {spec}")
+    return Check("alert thresholds", False, f"no {tag.MONITOR_SPEC} tag and no {spec}")
 
 
 def _git(run: Run) -> Check:
     tags = run.data.tags
-    commit = tags.get("glasswatch.git.commit")
+    commit = tags.get(tag.GIT_COMMIT)
     if not commit:
         return Check("git", False, "no git commit recorded")
-    if tags.get("glasswatch.git.dirty") != "false":
+    if tags.get(tag.GIT_DIRTY) != "false":
         return Check("git", False, f"commit {commit[:12]} but the tree was dirty (see repro/git.diff)")
-    return Check("git", True, f"{commit[:12]} on {tags.get('glasswatch.git.branch', '?')}, clean")
+    return Check("git", True, f"{commit[:12]} on {tags.get(tag.GIT_BRANCH, '?')}, clean")
 
 
 def evaluate_run(run: Run, client: MlflowClient, repo: Path = Path(".")) -> Checklist:

@@ -16,12 +16,17 @@ Decisions
   refuses ``min_absolute_change=0``), so retraining with the same seed passes.
 * SHAP explainability of the evaluator is switched off: the pipeline logs its own SHAP summary,
   and the evaluator's would double the gate's run time.
-* A failed gate raises :class:`GateFailed` *after* the alert went to the sink and the desktop:
-  callers that catch it still get the notification.
+* A failed gate raises :class:`GateFailed` *after* the ``quality_gate`` alert went to the
+  injected :data:`~glasswatch.training.alert_sink.AlertSink` (the alerts topic or the
+  notifiers, wired by the ``train`` command): callers that catch it still get the notification.
+  A sink that fails is logged and does not hide the refusal (``GateFailed`` is raised anyway).
+* The alert's ``evidence["checks"]`` has one row per thresholded metric: candidate value,
+  minimum, champion value, and whether it failed (``below_minimum`` / ``worse_than_champion``).
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,12 +40,15 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import MetricThreshold
 from mlflow.tracking import MlflowClient
 
-from glasswatch.errors import GateFailed
+from glasswatch.errors import GateFailed, GlasswatchError
 from glasswatch.schemas.alert import Alert, AlertKind, Lineage, Severity
-from glasswatch.training.notify import AlertSink, desktop_notify, log_alert
+from glasswatch.training import tags as tag
+from glasswatch.training.alert_sink import AlertSink, log_sink
 from glasswatch.training.tracking import import_pyfunc_quietly
 
 __all__ = ["GateConfig", "GateResult", "champion_version", "enforce", "evaluate_gate", "gate_alert"]
+
+log = logging.getLogger("glasswatch.training")
 
 _EVALUATOR_CONFIG = {"log_model_explainability": False}
 
@@ -134,7 +142,7 @@ def evaluate_gate(
     baseline: dict[str, float] | None = None
     if champion is not None:
         with mlflow.start_run(nested=True, run_name=f"gate-baseline-{model_name}-v{champion}",
-                              tags={"glasswatch.gate.role": "baseline"}):
+                              tags={tag.GATE_ROLE: "baseline"}):
             baseline = _evaluate(f"models:/{model_name}@{cfg.alias}", data, targets)
     try:
         mlflow.validate_evaluation_results(
@@ -147,10 +155,25 @@ def evaluate_gate(
     return GateResult(True, candidate, champion, baseline)
 
 
+def _checks(result: GateResult, config: GateConfig) -> list[dict[str, Any]]:
+    """One row per thresholded metric: what the candidate scored against what it had to beat."""
+    rows = []
+    for metric, minimum in sorted(config.minimums.items()):
+        value = result.candidate_metrics.get(metric)
+        champion = (result.champion_metrics or {}).get(metric)
+        below = value is None or value < minimum
+        worse = (champion is not None and value is not None
+                 and value < champion * (1.0 + config.min_relative_change))
+        rows.append({"metric": metric, "value": value, "minimum": float(minimum), "champion": champion,
+                     "below_minimum": below, "worse_than_champion": worse})
+    return rows
+
+
 def gate_alert(model_name: str, result: GateResult, config: GateConfig, lineage: Lineage) -> Alert:
     """The ``quality_gate`` warning for a refused candidate."""
     evidence: dict[str, Any] = {
         "reason": result.reason,
+        "checks": _checks(result, config),
         "candidate_metrics": dict(result.candidate_metrics),
         "minimums": dict(config.minimums),
         "min_relative_change": config.min_relative_change,
@@ -175,15 +198,16 @@ def enforce(
     config: GateConfig | None = None,
     *,
     lineage: Lineage | None = None,
-    notifier: AlertSink = log_alert,
-    desktop: bool = True,
+    sink: AlertSink = log_sink,
 ) -> GateResult:
-    """Return ``result`` when it passed; otherwise alert, notify and raise :class:`GateFailed`."""
+    """Return ``result`` when it passed; otherwise send one ``quality_gate`` alert to ``sink`` and
+    raise :class:`GateFailed` (also when the sink failed: that is logged, the refusal stands)."""
     if result.passed:
         return result
     cfg = config or GateConfig()
     alert = gate_alert(model_name, result, cfg, lineage or Lineage())
-    notifier(alert)
-    desktop_notify(f"glasswatch: gate refused {model_name}", result.reason.splitlines()[0]
-                   if result.reason else alert.summary, enabled=desktop)
+    try:
+        sink(alert)
+    except GlasswatchError as exc:
+        log.error("quality gate alert %s for %s was not delivered: %s", alert.fingerprint, model_name, exc)
     raise GateFailed(f"{alert.summary}: {result.reason}")

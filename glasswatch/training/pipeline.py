@@ -10,8 +10,11 @@ Steps (all inside one :func:`~glasswatch.training.repro.tracked_run`):
 4. log coefficient importance and the SHAP summary (JSON + PNG) under ``explain/``;
 5. log the model, run the quality gate (:mod:`glasswatch.training.gate`), register a model
    version whose tags carry the dataset digests, git commit, model hash and the reference
-   dataset pointer, and move the ``champion`` alias when the gate passed;
-6. notify the desktop (or the log) that training finished or failed.
+   dataset pointer, and move the ``champion`` alias when the gate passed; a refused candidate
+   sends one ``quality_gate`` alert to the injected ``sink``
+   (:mod:`glasswatch.training.alert_sink`: the alerts topic or the notifiers, as the monitors'
+   alerts go);
+6. log that training finished or failed (the ``train`` command prints the result).
 
 Decisions
 ---------
@@ -20,6 +23,7 @@ Decisions
 * The model hash is ``sha256(pickle.dumps(model, protocol=5))`` of the fitted pipeline; the
   pickle holds only arrays, plain values and the sklearn version, so equal fits give equal
   bytes (checked by the integration tests across two runs).
+* Tag keys come from :mod:`glasswatch.training.tags`.
 * A refused candidate is still registered (tag ``glasswatch.gate=failed``, no alias) so the
   evidence stays inspectable; then :class:`~glasswatch.errors.GateFailed` propagates.
 * The reference dataset for the monitor is logged as the run artifact
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import logging
 import pickle
 import tempfile
 from collections.abc import Sequence
@@ -56,9 +61,11 @@ from sklearn.preprocessing import StandardScaler
 from glasswatch.errors import GateFailed
 from glasswatch.monitor.specs import load_spec_text
 from glasswatch.schemas.alert import Lineage
+from glasswatch.schemas.text import decode_utf8
 from glasswatch.training import explain
+from glasswatch.training import tags as tag
+from glasswatch.training.alert_sink import AlertSink, log_sink
 from glasswatch.training.gate import GateConfig, enforce, evaluate_gate
-from glasswatch.training.notify import AlertSink, desktop_notify, log_alert
 from glasswatch.training.repro import (
     PriceTable,
     file_sha256,
@@ -71,6 +78,8 @@ from glasswatch.training.repro import (
 from glasswatch.training.tracking import import_pyfunc_quietly
 
 __all__ = ["TARGET", "TrainConfig", "TrainResult", "load_splits", "model_hash", "train"]
+
+log = logging.getLogger("glasswatch.training")
 
 TARGET = "target"
 
@@ -94,7 +103,6 @@ class TrainConfig:
     gate: GateConfig = field(default_factory=GateConfig)
     repo: Path = Path(".")
     shap_sample: int = 200
-    desktop: bool = True
     system_metrics_interval: float | None = None
     price_table: PriceTable | None = None
 
@@ -145,9 +153,10 @@ def _log_explanations(model: Any, x_valid: pd.DataFrame, features: list[str], cf
 def _log_monitor_spec(cfg: TrainConfig) -> None:
     spec = cfg.repo / "monitors" / f"{cfg.model_name}.yaml"
     if spec.is_file():
-        load_spec_text(spec.read_text(), source=str(spec))  # a broken spec fails the run (ConfigError)
+        # a broken spec (or one that is not UTF-8) fails the run with a ConfigError
+        load_spec_text(decode_utf8(spec.read_bytes(), str(spec)), source=str(spec))
         mlflow.log_artifact(str(spec), "monitor")
-        mlflow.set_tag("glasswatch.monitor_spec", f"{spec.as_posix()} sha256={file_sha256(spec)}")
+        mlflow.set_tag(tag.MONITOR_SPEC, f"{spec.as_posix()} sha256={file_sha256(spec)}")
 
 
 def _fit(train_df: pd.DataFrame, features: Sequence[str], cfg: TrainConfig) -> Pipeline:
@@ -161,30 +170,29 @@ def _fit(train_df: pd.DataFrame, features: Sequence[str], cfg: TrainConfig) -> P
     return model.fit(train_df.drop(columns=[TARGET]), train_df[TARGET])
 
 
-def train(cfg: TrainConfig, *, notifier: AlertSink = log_alert) -> TrainResult:
-    """Run the pipeline; raises :class:`GateFailed` when the candidate is refused."""
+def train(cfg: TrainConfig, *, sink: AlertSink = log_sink) -> TrainResult:
+    """Run the pipeline; raises :class:`GateFailed` when the candidate is refused (after the
+    ``quality_gate`` alert went to ``sink``)."""
     try:
-        result = _train(cfg, notifier)
+        result = _train(cfg, sink)
     except GateFailed:
-        raise  # the gate already notified
+        raise  # the gate already alerted
     except Exception as exc:
-        desktop_notify(f"glasswatch: training {cfg.model_name} failed", f"{type(exc).__name__}: {exc}",
-                       enabled=cfg.desktop)
+        log.error("training %s failed: %s: %s", cfg.model_name, type(exc).__name__, exc)
         raise
-    desktop_notify(f"glasswatch: trained {cfg.model_name} v{result.model_version}",
-                   f"roc_auc={result.metrics.get('roc_auc', float('nan')):.4f} champion={result.champion}",
-                   enabled=cfg.desktop)
+    log.info("trained %s v%s roc_auc=%.4f champion=%s", cfg.model_name, result.model_version,
+             result.metrics.get("roc_auc", float("nan")), result.champion)
     return result
 
 
-def _train(cfg: TrainConfig, notifier: AlertSink) -> TrainResult:
+def _train(cfg: TrainConfig, sink: AlertSink) -> TrainResult:
     splits = load_splits(cfg.split_seed)
     files = {name: write_version(df, cfg.data_dir, cfg.data_version, name) for name, df in splits.items()}
     features = list(cfg.features or [c for c in splits["train"].columns if c != TARGET])
     contexts = {"train": "training", "validation": "validation", "reference": "reference"}
     with tracked_run(cfg.project, env=cfg.env, seed=cfg.seed, experiment=cfg.experiment or cfg.project,
                      tracking_uri=cfg.tracking_uri, repo=cfg.repo,
-                     tags={"glasswatch.model_name": cfg.model_name},
+                     tags={tag.MODEL_NAME: cfg.model_name},
                      system_metrics_interval=cfg.system_metrics_interval,
                      price_table=cfg.price_table) as run:
         digests = {name: log_dataset(splits[name], files[name].path, context=contexts[name], name=name,
@@ -195,14 +203,13 @@ def _train(cfg: TrainConfig, notifier: AlertSink) -> TrainResult:
         mlflow.log_params({"model": "LogisticRegression", "C": cfg.C, "max_iter": 5000})
         model = _fit(splits["train"], features, cfg)
         digest = model_hash(model)
-        mlflow.set_tag("glasswatch.model_sha256", digest)
+        mlflow.set_tag(tag.MODEL_SHA256, digest)
         x_valid = splits["validation"].drop(columns=[TARGET])
         _log_explanations(model, x_valid, features, cfg)
         _log_monitor_spec(cfg)
         reference_uri = f"runs:/{run.run_id}/reference/{files['reference'].path.name}"
         mlflow.log_artifact(str(files["reference"].path), "reference")
-        mlflow.set_tags({"glasswatch.reference.uri": reference_uri,
-                         "glasswatch.reference.sha256": digests["reference"]})
+        mlflow.set_tags({tag.REFERENCE_URI: reference_uri, tag.REFERENCE_SHA256: digests["reference"]})
         import_pyfunc_quietly()
         info = mlflow.sklearn.log_model(
             model, name="model", signature=infer_signature(x_valid, model.predict_proba(x_valid)),
@@ -215,23 +222,22 @@ def _train(cfg: TrainConfig, notifier: AlertSink) -> TrainResult:
         client = MlflowClient()
         gate = evaluate_gate(info.model_uri, eval_ds, TARGET, cfg.model_name, cfg.gate, client)
         version = mlflow.register_model(info.model_uri, cfg.model_name)
-        tags = {f"glasswatch.dataset.{n}.sha256": d for n, d in digests.items()} | {
-            "glasswatch.git.commit": run.git.commit or "unknown",
-            "glasswatch.git.dirty": str(run.git.dirty).lower(),
-            "glasswatch.run_id": run.run_id,
-            "glasswatch.seed": str(cfg.seed),
-            "glasswatch.model_sha256": digest,
-            "glasswatch.reference.uri": reference_uri,
-            "glasswatch.reference.sha256": digests["reference"],
-            "glasswatch.gate": "passed" if gate.passed else "failed",
+        version_tags = {tag.dataset_sha256(n): d for n, d in digests.items()} | {
+            tag.GIT_COMMIT: run.git.commit or "unknown",
+            tag.GIT_DIRTY: str(run.git.dirty).lower(),
+            tag.RUN_ID: run.run_id,
+            tag.SEED: str(cfg.seed),
+            tag.MODEL_SHA256: digest,
+            tag.REFERENCE_URI: reference_uri,
+            tag.REFERENCE_SHA256: digests["reference"],
+            tag.GATE: "passed" if gate.passed else "failed",
         }
-        for key, value in tags.items():
+        for key, value in version_tags.items():
             client.set_model_version_tag(cfg.model_name, version.version, key, value)
-        mlflow.set_tags({"glasswatch.gate": tags["glasswatch.gate"],
-                         "glasswatch.model_version": str(version.version)})
+        mlflow.set_tags({tag.GATE: version_tags[tag.GATE], tag.MODEL_VERSION: str(version.version)})
         lineage = Lineage(model_version=str(version.version), mlflow_run_id=run.run_id,
                           reference_digest=digests["reference"], git_commit=run.git.commit)
-        enforce(gate, cfg.model_name, cfg.gate, lineage=lineage, notifier=notifier, desktop=cfg.desktop)
+        enforce(gate, cfg.model_name, cfg.gate, lineage=lineage, sink=sink)
         client.set_registered_model_alias(cfg.model_name, cfg.gate.alias, str(version.version))
         return TrainResult(run_id=run.run_id, model_version=str(version.version), model_sha256=digest,
                            metrics=dict(gate.candidate_metrics), champion=True, dataset_digests=digests)

@@ -7,14 +7,12 @@
         log_preprocessing({"scaler": "standard"})
         ...  # fit, log the model
 
-What one run records (the names the checklist reads back):
+What one run records (tag keys: :mod:`glasswatch.training.tags`, read back by the checklist):
 
 ==========================  ==========================================================
-tags                        ``glasswatch.project|env|user|seed``, ``glasswatch.git.commit|
-                            branch|dirty`` (+ ``mlflow.source.git.commit``),
-                            ``glasswatch.uv_lock_sha256``, ``glasswatch.python``,
-                            ``glasswatch.platform``, ``glasswatch.instance_type``,
-                            ``glasswatch.seeds_fixed``, ``glasswatch.dataset.<name>.sha256``
+tags                        project, env, user, seed, seeds_fixed, git commit / branch /
+                            dirty (+ ``mlflow.source.git.commit``), uv.lock sha256, python,
+                            platform, instance type, ``glasswatch.dataset.<name>.sha256``
 params                      ``seed``, ``seed.<library>``, ``pkg.<distribution>``,
                             ``preprocessing.<key>``
 metrics                     ``run_time_s``, ``estimated_cost_usd``, ``system/...`` (MLflow)
@@ -63,6 +61,7 @@ from mlflow.data.pandas_dataset import PandasDataset, from_pandas
 from mlflow.exceptions import MlflowException
 
 from glasswatch.errors import ConfigError, TrackingError
+from glasswatch.training import tags as tag
 from glasswatch.training.capture import (
     EnvInfo,
     GitInfo,
@@ -77,7 +76,6 @@ from glasswatch.training.capture import (
 from glasswatch.training.data_version import dvc_md5
 
 __all__ = [
-    "TAG",
     "TrackedRun",
     "import_pyfunc_quietly",
     "log_dataset",
@@ -88,10 +86,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-TAG = "glasswatch."
-"""Prefix of every tag glasswatch writes."""
-
 
 @dataclass(frozen=True)
 class TrackedRun:
@@ -139,24 +133,24 @@ def _user() -> str:
 def _start_tags(project: str, env: str, seed: int, user: str, git: GitInfo, envi: EnvInfo,
                 machine: str) -> dict[str, str]:
     tags = {
-        f"{TAG}project": project,
-        f"{TAG}env": env,
-        f"{TAG}user": user,
-        f"{TAG}seed": str(seed),
-        f"{TAG}seeds_fixed": "true",
-        f"{TAG}python": envi.python,
-        f"{TAG}platform": envi.platform,
-        f"{TAG}instance_type": machine,
-        f"{TAG}uv_lock_sha256": envi.uv_lock_sha256 or "missing",
-        f"{TAG}git.dirty": str(git.dirty).lower(),
+        tag.PROJECT: project,
+        tag.ENV: env,
+        tag.USER: user,
+        tag.SEED: str(seed),
+        tag.SEEDS_FIXED: "true",
+        tag.PYTHON: envi.python,
+        tag.PLATFORM: envi.platform,
+        tag.INSTANCE_TYPE: machine,
+        tag.UV_LOCK_SHA256: envi.uv_lock_sha256 or "missing",
+        tag.GIT_DIRTY: str(git.dirty).lower(),
     }
     if git.commit:
-        tags[f"{TAG}git.commit"] = git.commit
-        tags["mlflow.source.git.commit"] = git.commit
+        tags[tag.GIT_COMMIT] = git.commit
+        tags[tag.MLFLOW_GIT_COMMIT] = git.commit
     if git.branch:
-        tags[f"{TAG}git.branch"] = git.branch
+        tags[tag.GIT_BRANCH] = git.branch
     if git.error:
-        tags[f"{TAG}git.error"] = git.error[:500]
+        tags[tag.GIT_ERROR] = git.error[:500]
     return tags
 
 
@@ -235,7 +229,7 @@ def _log_cost(seconds: float, machine: str, price_table: PriceTable | None) -> N
     try:
         metrics["estimated_cost_usd"] = estimate_cost(seconds, machine, price_table)
     except ConfigError as exc:
-        tags[f"{TAG}cost_error"] = str(exc)[:500]
+        tags[tag.COST_ERROR] = str(exc)[:500]
     try:
         mlflow.log_metrics(metrics)
         if tags:
@@ -258,15 +252,15 @@ def log_dataset(
     """
     p = Path(path)
     digest = file_sha256(p)
-    input_tags = {f"{TAG}sha256": digest, f"{TAG}path": str(p)}
+    input_tags = {tag.INPUT_SHA256: digest, tag.INPUT_PATH: str(p)}
     md5 = dvc_md5(p)
     if md5:
-        input_tags[f"{TAG}dvc_md5"] = md5
+        input_tags[tag.INPUT_DVC_MD5] = md5
     dataset = pandas_dataset(df, p, name, targets)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
         mlflow.log_input(dataset, context=context, tags=input_tags)  # the schema is inferred here
-    mlflow.set_tags({f"{TAG}dataset.{name}.sha256": digest, f"{TAG}dataset.{name}.context": context})
+    mlflow.set_tags({tag.dataset_sha256(name): digest, tag.dataset_context(name): context})
     return digest
 
 

@@ -24,6 +24,7 @@ glasswatch_replayed_messages_skipped_total      counter                         
 glasswatch_dead_letters_sent_total              counter                          this process
 glasswatch_alerts_sent_total                    counter                          this process
 glasswatch_idle_ticks_sent_total                counter                          this process
+glasswatch_monitor_errors_total                 counter                          this process
 ==============================================  =======  ======================  =====================
 
 "Partition state" covers the source partitions assigned to this worker (it moves on a rebalance).
@@ -48,7 +49,7 @@ from glasswatch.schemas.alert import AlertKind, AlertStatus, Severity
 from glasswatch.schemas.dead_letter import REASONS
 
 if TYPE_CHECKING:
-    from glasswatch.agents.ingest import IngestMetrics
+    from glasswatch.agents.ingest_metrics import IngestMetrics
     from glasswatch.monitor.partition import PartitionState
     from glasswatch.web.alerts import AlertBook
 
@@ -72,9 +73,9 @@ StatesReader = Callable[[], Mapping[str, "PartitionState"]]
 """Returns the state of every source partition the worker holds (``GlasswatchApp.read_states``)."""
 
 _EVENT_TYPES = ("prediction", "feature", "label")
-# the reasons validation counts in the partition state (late events and receiver refusals are
-# dead-lettered by later stages: they appear in glasswatch_dead_letters_sent_total only)
-_VALIDATION_REASONS = tuple(r for r in REASONS if r not in ("late", "rejected_by_receiver"))
+# the reasons the partition state counts (late events included; receiver refusals are
+# dead-lettered by the router: they appear in glasswatch_dead_letters_sent_total only)
+_VALIDATION_REASONS = tuple(r for r in REASONS if r != "rejected_by_receiver")
 
 
 def _printable(value: str) -> str:
@@ -162,6 +163,11 @@ class WorkerCollector(Collector):
             ),
             ("alerts_sent", "Alert records (firing and resolved) published.", ingest.alerts),
             ("idle_ticks_sent", "Idle ticks written for silent input partitions.", ingest.ticks_sent),
+            (
+                "monitor_errors",
+                "Model-monitor failures and degraded window summaries (logged; the stream goes on).",
+                ingest.monitor_errors,
+            ),
         ):
             yield CounterMetricFamily(f"glasswatch_{name}_total", doc, value=value)
 

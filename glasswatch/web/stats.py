@@ -12,7 +12,7 @@ from typing import Any
 import psutil
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from glasswatch.agents.ingest import IngestMetrics
+from glasswatch.agents.ingest_metrics import IngestMetrics
 from glasswatch.kafka.app import GlasswatchApp
 from glasswatch.monitor.stats import merge_states
 from glasswatch.web.alerts import AlertBook

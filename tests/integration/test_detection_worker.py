@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from glasswatch.client import Publisher
-from glasswatch.commands.traffic import read_topic_json
+from glasswatch.commands.dlq import read_topic_json
 from glasswatch.schemas import Alert, AlertKind, AlertStatus, fingerprint_of
 from glasswatch.testing.simulate import simulate
 

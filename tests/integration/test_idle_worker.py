@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from glasswatch.client import Publisher
-from glasswatch.commands.traffic import read_topic_json
+from glasswatch.commands.dlq import read_topic_json
 from glasswatch.kafka.reader import read_range
 from glasswatch.monitor.replay import replay
 from glasswatch.monitor.specs import load_spec_text

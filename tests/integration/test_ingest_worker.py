@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import math
 import signal
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.parser import text_string_to_metric_families
 
-from glasswatch.commands.traffic import read_topic_json, simulate_traffic
+from glasswatch.commands.dlq import read_topic_json
+from glasswatch.commands.simulate import simulate_traffic
 from glasswatch.ingest.validate import decode
 from glasswatch.monitor.model_monitor import ModelMonitor
 from glasswatch.monitor.specs import MonitorSpec
@@ -55,6 +59,29 @@ def _assert_same_stats(actual: dict[str, dict[str, object]], expected: dict[str,
                 assert got[key] == value, (feature, key)
 
 
+def _assert_metrics_agree(url: str, accepted: int, rejects: dict[str, int]) -> None:
+    """``/metrics`` (a default Prometheus scrape: no trailing slash) and ``/metrics/`` report the
+    same counts as the stats page, in the text format prometheus-client's parser reads."""
+    for path in ("/metrics", "/metrics/"):
+        with urllib.request.urlopen(url + path, timeout=30) as resp:  # noqa: S310 (local worker)
+            assert resp.status == 200
+            assert resp.headers["Content-Type"] == CONTENT_TYPE_LATEST
+            text = resp.read().decode("utf-8")
+        samples = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+        }
+        assert samples["glasswatch_events_accepted_total", ()] == accepted
+        rejected = "glasswatch_events_rejected_total"
+        got = {dict(k)["reason"]: v for (n, k), v in samples.items() if n == rejected}
+        assert {r: v for r, v in got.items() if v} == rejects
+        churn = (("model", "churn"), ("type", "prediction"))
+        assert samples["glasswatch_model_events_total", churn] == accepted
+        assert samples["glasswatch_ingest_messages_total", ()] > 0
+        assert samples["process_resident_memory_bytes", ()] > 0
+
+
 def test_good_events_counted_and_every_malformed_one_dead_lettered(worker: WorkerProcess) -> None:
     n_good, n_bad = 3000, 3 * len(MALFORMED_KINDS)
     worker.start()
@@ -69,6 +96,7 @@ def test_good_events_counted_and_every_malformed_one_dead_lettered(worker: Worke
     model = snap["models"]["churn"]
     assert model["events"] == {"prediction": n_good}
     _assert_same_stats(model["features"], _expected_stats("churn", n_good, seed=11))
+    _assert_metrics_agree(worker.url, n_good, {kind: 3 for kind in MALFORMED_KINDS})
 
     letters = [
         DeadLetter.model_validate(d)
@@ -99,7 +127,7 @@ def _uninterrupted(bootstrap: str, model: str, topic: str, partition: int) -> tu
     msgs = asyncio.run(read_range(bootstrap, topic, partition, 0, 10**9))
     no_skew = Limits(max_clock_skew_s=math.inf, max_age_s=math.inf)
     recs = [
-        Located(ev, m.topic, m.partition, m.offset)
+        Located(ev, m.coord)
         for m in msgs
         for ev in decode(m.value, now=datetime.now(UTC), limits=no_skew).events
         if ev.model == model

@@ -91,6 +91,7 @@ def make_runtime(
         alerts_topic=topics["alerts"],
         dead_letter_topic=topics["dlq"],
         silences_topic=topics["silences"],
+        deliveries_topic=f"{topics['alerts']}.deliveries",
         group_id=topics["group"],
         dispatcher=Dispatcher(
             config, redact=redactor, alerts_topic=topics["alerts"], retry=RetryPolicy(initial=0.05, cap=0.3)

@@ -14,7 +14,9 @@ import typer
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from glasswatch.commands.training import register
+from glasswatch.commands import check as check_command
+from glasswatch.commands import train as train_command
+from glasswatch.commands.context import CommandContext
 from glasswatch.errors import GateFailed
 from glasswatch.schemas.alert import Alert, AlertKind, Severity
 from glasswatch.settings import Settings
@@ -56,14 +58,16 @@ def clean_repo(tmp_path: Path) -> Path:
 
 
 def _cli() -> typer.Typer:
-    app = typer.Typer()
-    register(app, Settings)
+    app = typer.Typer()  # both groups, as in the real CLI (one command alone would become the app)
+    context = CommandContext(settings=Settings, environ=dict)
+    train_command.register(app, context)
+    check_command.register(app, context)
     return app
 
 
 def _config(tracking_uri: str, repo: Path, tmp_path: Path, model: str, **kw: object) -> TrainConfig:
     return TrainConfig(model_name=model, experiment=f"it-{model}", tracking_uri=tracking_uri,
-                       data_dir=tmp_path / "data", repo=repo, desktop=False,
+                       data_dir=tmp_path / "data", repo=repo,
                        system_metrics_interval=1, **kw)  # type: ignore[arg-type]
 
 
@@ -168,13 +172,17 @@ def test_gate_blocks_a_worse_candidate_and_admits_a_better_one(
 
     alerts: list[Alert] = []
     with pytest.raises(GateFailed, match="refused"):
-        train(replace(base, features=("mean concave points",)), notifier=alerts.append)  # ~0.94
+        train(replace(base, features=("mean concave points",)), sink=alerts.append)  # ~0.94
     assert len(alerts) == 1
     alert = alerts[0]
     assert (alert.kind, alert.severity) == (AlertKind.QUALITY_GATE, Severity.WARNING)
     assert alert.model == "gate-model"
     assert alert.evidence["champion_version"] == first.model_version
     assert alert.evidence["candidate_metrics"]["roc_auc"] < first.metrics["roc_auc"]
+    (check,) = alert.evidence["checks"]
+    assert (check["metric"], check["minimum"]) == ("roc_auc", 0.8)
+    assert check["champion"] == pytest.approx(first.metrics["roc_auc"])
+    assert check["worse_than_champion"] is True
     assert alert.lineage.mlflow_run_id
     assert alert.lineage.reference_digest
     refused = client.get_model_version("gate-model", alert.lineage.model_version)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from glasswatch.commands.worker import fetch_stats
+from glasswatch.commands.status import fetch_stats
 from glasswatch.settings import KafkaSettings, Settings, TopicSettings, WorkerSettings
 
 __all__ = ["WorkerProcess"]
@@ -47,6 +47,23 @@ class WorkerProcess:
             worker=WorkerSettings(app_id=f"gw-test-{tag}", data_dir=workdir / "data", web_port=_free_port()),
         )
         self.proc: subprocess.Popen[bytes] | None = None
+        self.extra_env: dict[str, str] = {}
+        """Added to the worker's environment last (e.g. Faust's ``BROKER_SESSION_TIMEOUT``)."""
+
+    def sibling(self, workdir: Path) -> WorkerProcess:
+        """Another worker of the same app (consumer group, topics, extra env) with its own data
+        dir, web port and log: for runs with several workers."""
+        other = WorkerProcess(
+            self.settings.kafka.bootstrap, workdir, partitions=self.settings.kafka.partitions
+        )
+        own = self.settings.worker.model_copy(update={"data_dir": workdir / "data", "web_port": _free_port()})
+        other.settings = self.settings.model_copy(update={"worker": own})
+        other.extra_env = dict(self.extra_env)
+        return other
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def env(self) -> dict[str, str]:
         s = self.settings
@@ -58,6 +75,7 @@ class WorkerProcess:
         env["GLASSWATCH_WORKER__APP_ID"] = s.worker.app_id
         env["GLASSWATCH_WORKER__DATA_DIR"] = str(s.worker.data_dir)
         env["GLASSWATCH_WORKER__WEB_PORT"] = str(s.worker.web_port)
+        env.update(self.extra_env)
         return env
 
     @property

@@ -31,14 +31,15 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from glasswatch.schemas.alert import Alert, AlertStatus
+from glasswatch.schemas.coords import Coord
 
 __all__ = [
-    "MessageRef",
+    "AlertSource",
     "Notification",
     "Notifier",
     "RetryPolicy",
@@ -47,14 +48,12 @@ __all__ = [
 ]
 
 
-class MessageRef(BaseModel):
-    """Where an alert came from (its Kafka coordinates), so its offset is committed only when done."""
+class AlertSource(NamedTuple):
+    """The message an alert was read from and the alert's fingerprint: the router commits the
+    offset only when the alert is done, and dead-letters a refused alert with its coordinates."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    topic: str
-    partition: int
-    offset: int
-    fingerprint: str = ""
+    coord: Coord
+    fingerprint: str
 
 
 class Notification(BaseModel):
@@ -70,7 +69,7 @@ class Notification(BaseModel):
     group_labels: dict[str, str] = Field(default_factory=dict)
     alerts: tuple[Alert, ...]
     repeat_interval: timedelta = timedelta(hours=4)
-    sources: tuple[MessageRef, ...] = ()
+    sources: tuple[AlertSource, ...] = ()
 
     @property
     def firing(self) -> tuple[Alert, ...]:

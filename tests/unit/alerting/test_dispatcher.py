@@ -9,12 +9,13 @@ import pytest
 from glasswatch.alerting.dedup import DeliveryLog, Outcome
 from glasswatch.alerting.dispatcher import Dispatcher, Settled
 from glasswatch.alerting.escalation import Escalator
-from glasswatch.alerting.notify.base import MessageRef, Notifier, RetryPolicy
+from glasswatch.alerting.notify.base import Notifier, RetryPolicy
 from glasswatch.alerting.notify.redaction import Redactor
 from glasswatch.alerting.routes import default_routing, load_routing
 from glasswatch.alerting.silence import Silence
 from glasswatch.errors import NotifyError
 from glasswatch.schemas.alert import Alert, AlertKind, Severity
+from glasswatch.schemas.coords import Coord
 from glasswatch.testing import FakeClock, FakeNotifier
 from glasswatch.testing.routing import T0, alert, resolved
 
@@ -46,8 +47,8 @@ class Harness:
         self.offset = 0
         self.settled: list[Settled] = []
 
-    def publish(self, a: Alert) -> MessageRef:
-        ref = MessageRef(topic="alerts", partition=0, offset=self.offset)
+    def publish(self, a: Alert) -> Coord:
+        ref = Coord("alerts", 0, self.offset)
         self.offset += 1
         self.d.ingest(a, self.clock.now(), ref)
         return ref
@@ -243,8 +244,8 @@ def test_repeat_interval_renotifies_a_still_firing_alert() -> None:
 def test_redelivered_message_is_counted_once() -> None:
     h = Harness()
     a = alert()
-    h.d.ingest(a, T0, MessageRef(topic="alerts", partition=0, offset=5))
-    h.d.ingest(a, T0, MessageRef(topic="alerts", partition=0, offset=5))
+    h.d.ingest(a, T0, Coord("alerts", 0, 5))
+    h.d.ingest(a, T0, Coord("alerts", 0, 5))
     h.run_for(31)
     assert h.d.committable() == {("alerts", 0): 6}
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from glasswatch.alerting.grouping import Grouper, group_key
-from glasswatch.alerting.notify.base import MessageRef
-from glasswatch.alerting.routes import Route
+from glasswatch.alerting.notify.base import AlertSource
+from glasswatch.alerting.route_tree import Route
+from glasswatch.schemas.coords import Coord
 from glasswatch.testing.routing import T0, alert, resolved
 
 ROUTE = Route(id="/0", receiver="slack", group_by=("model",))
@@ -46,10 +47,12 @@ def test_newer_state_replaces_older_and_resolved_leave_after_flush() -> None:
 
 
 def test_sources_are_handed_over_once() -> None:
-    ref = MessageRef(topic="alerts", partition=0, offset=7)
-    g = Grouper().add(alert(), [ROUTE], T0, ref)
+    a = alert()
+    ref = AlertSource(Coord("alerts", 0, 7), a.fingerprint)
+    g = Grouper().add(a, [ROUTE], T0, ref)
     (n,) = g.flush_due(T0 + 30 * S)
     assert n.sources == (ref,)
+    assert n.sources[0].coord.key == "alerts:0"  # the coordinate type survives the pydantic model
     (again,) = g.flush_due(T0 + 30 * S + ROUTE.group_interval)
     assert again.sources == ()
 

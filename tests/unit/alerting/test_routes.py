@@ -7,7 +7,8 @@ import pytest
 from pydantic import SecretStr
 
 from glasswatch.alerting.notify.receivers import PagerDutyReceiver, SecretRef, SlackReceiver, WebhookReceiver
-from glasswatch.alerting.routes import default_routing, load_routing, load_routing_file, parse_duration
+from glasswatch.alerting.route_tree import parse_duration
+from glasswatch.alerting.routes import default_routing, load_routing, load_routing_file
 from glasswatch.errors import ConfigError
 
 TREE = """\

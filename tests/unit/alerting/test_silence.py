@@ -4,8 +4,9 @@ from datetime import timedelta
 
 import pytest
 
+from glasswatch.alerting.mute import mute_stage
 from glasswatch.alerting.notify.base import Notification
-from glasswatch.alerting.silence import Silence, Silences, silence_stage
+from glasswatch.alerting.silence import Silence, Silences
 from glasswatch.testing.routing import T0, alert, resolved
 
 H = timedelta(hours=1)
@@ -53,7 +54,7 @@ def test_validation() -> None:
 
 def test_stage_mutes_firing_but_lets_owed_resolves_through() -> None:
     a = alert()
-    stage = silence_stage(Silences([silence('model="churn"')]))
+    stage = mute_stage(Silences([silence('model="churn"')]))
     n = Notification(receiver="slack", group_key="g", alerts=(a,))
     assert stage(n, T0) is None
     r = Notification(receiver="slack", group_key="g", alerts=(resolved(a),))

@@ -2,22 +2,55 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
 import orjson
 import pytest
+import typer
 from typer.testing import CliRunner
 
-from glasswatch.cli import app, load_settings
+from glasswatch.cli import COMMAND_MODULES, app, load_settings, read_environ
+from glasswatch.commands.context import CommandContext
 from glasswatch.errors import ConfigError
 
 runner = CliRunner()
 
+# What ``glasswatch --help`` lists, in its order: commands, then command groups.
+COMMANDS = ["worker", "status", "simulate", "demo", "replay", "train", "check"]
+GROUPS = {"dlq": ["show"], "schemas": ["export"], "silence": ["add", "list", "expire"],
+          "routes": ["check"], "router": ["run"], "reference": ["register"], "drift": ["run", "rerun"]}
 
-@pytest.mark.parametrize("command", ["worker", "status", "simulate", "demo", "dlq", "schemas"])
+
+def test_help_lists_every_command_and_group() -> None:
+    root = typer.main.get_group(app)
+    assert list(root.commands) == COMMANDS + list(GROUPS)
+    for group, subcommands in GROUPS.items():
+        sub = root.commands[group]
+        assert isinstance(sub, typer.core.TyperGroup)
+        assert list(sub.commands) == subcommands
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for name in COMMANDS + list(GROUPS):
+        assert f" {name} " in result.output
+
+
+@pytest.mark.parametrize("module", COMMAND_MODULES)
+def test_each_command_module_registers_the_group_it_is_named_after(module: str) -> None:
+    fresh = typer.Typer()
+    context = CommandContext(settings=load_settings, environ=read_environ)
+    importlib.import_module(module).register(fresh, context)
+    names = [c.name or (c.callback.__name__ if c.callback else "") for c in fresh.registered_commands]
+    names += [g.name or "" for g in fresh.registered_groups]
+    assert names == [module.rsplit(".", 1)[1]]
+
+
+@pytest.mark.parametrize(
+    "command", COMMANDS + list(GROUPS) + [f"{g} {c}" for g, cs in GROUPS.items() for c in cs]
+)
 def test_every_command_explains_itself(command: str) -> None:
-    result = runner.invoke(app, [command, "--help"])
+    result = runner.invoke(app, [*command.split(), "--help"])
     assert result.exit_code == 0, result.output
     assert len(result.output.strip().splitlines()) > 3
 
@@ -26,13 +59,17 @@ def test_schemas_export_writes_one_json_schema_per_contract(tmp_path: Path) -> N
     result = runner.invoke(app, ["schemas", "export", str(tmp_path)])
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == [
-        f"{n}.v1.schema.json"
-        for n in ["Alert", "BatchEnvelope", "DeadLetter", "FeatureEvent", "LabelEvent", "PredictionEvent"]
-    ]
+    assert names == sorted(
+        [
+            f"{n}.v1.schema.json"
+            for n in ["Alert", "BatchEnvelope", "FeatureEvent", "LabelEvent", "Message", "PredictionEvent"]
+        ]
+        + ["DeadLetter.v2.schema.json"]  # the dead-letter contract is at version 2 (one letter per message)
+    )
     pred = json.loads((tmp_path / "PredictionEvent.v1.schema.json").read_text())
     assert pred["additionalProperties"] is False
-    assert set(pred["required"]) == {"model", "model_version", "prediction_id", "event_time"}
+    # "type" is required: the worker refuses a message without it (unknown_type)
+    assert set(pred["required"]) == {"type", "model", "model_version", "prediction_id", "event_time"}
     assert pred["properties"]["schema_version"]["const"] == 1
 
 

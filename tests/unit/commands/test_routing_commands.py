@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from glasswatch.cli import app
+from glasswatch.errors import ConfigError
 
 GOOD = """\
 receivers:
@@ -67,7 +68,9 @@ def test_routes_check_names_file_line_and_field(tmp_path: Path) -> None:
         "glasswatch.kafka.compacted",
         "glasswatch.kafka.silence_store",
         "glasswatch.agents.router",
-        "glasswatch.commands.routing",
+        "glasswatch.commands.silence",
+        "glasswatch.commands.routes",
+        "glasswatch.commands.router",
         "glasswatch.testing",
     ],
 )
@@ -94,7 +97,7 @@ def test_router_run_wires_settings_routes_and_secrets(
     from glasswatch.agents.router import RouterRuntime
     from glasswatch.alerting.notify.log import LogNotifier
     from glasswatch.alerting.notify.pagerduty import PagerDutyNotifier
-    from glasswatch.commands.routing import run_router
+    from glasswatch.commands.router import run_router
     from glasswatch.settings import NotifySettings, Settings, TopicSettings
 
     seen: list[RouterRuntime] = []
@@ -103,15 +106,22 @@ def test_router_run_wires_settings_routes_and_secrets(
         seen.append(self)
 
     monkeypatch.setattr(RouterRuntime, "run", fake_run)
-    monkeypatch.setenv("PD_KEY", "pd-key-from-env")
     f = tmp_path / "routes.yaml"
     f.write_text(GOOD)
-    settings = Settings(env="prod", topics=TopicSettings(alerts="a1", dead_letters="d1", silences="s1"))
-    run_router(settings, f, group_id="g1")
+    topics = TopicSettings(alerts="a1", dead_letters="d1", silences="s1", deliveries="l1")
+    settings = Settings(env="prod", topics=topics)
+    # secrets come from the environ handed in (cli.py's snapshot), never from os.environ
+    monkeypatch.setenv("PD_KEY", "pd-key-from-os-environ")
+    with pytest.raises(ConfigError, match="routing_key is not configured"):
+        run_router(settings, f, environ={}, group_id="g1")
+    assert seen == []
+    run_router(settings, f, environ={"PD_KEY": "pd-key-from-env"}, group_id="g1")
     (rt,) = seen
     assert (rt.alerts_topic, rt.dead_letter_topic, rt.silences_topic, rt.group_id) == ("a1", "d1", "s1", "g1")
     assert isinstance(rt.notifiers["pd"], PagerDutyNotifier)
-    assert rt.deliveries.topic == "a1.deliveries"
+    assert rt.redact("key pd-key-from-env") == "key [REDACTED]"  # the secret reached the redactor
+    assert (rt.deliveries_topic, rt.deliveries.topic.topic) == ("l1", "l1")
+    assert TopicSettings().deliveries == "glasswatch-alerts.deliveries"
     # no routes file: the defaults, secrets from the settings; no desktop outside local
     run_router(
         Settings(
@@ -119,8 +129,35 @@ def test_router_run_wires_settings_routes_and_secrets(
             notify=NotifySettings(pagerduty_routing_key=SecretStr("k"), slack_token=SecretStr("xoxb-1")),
         ),
         None,
+        environ={},
     )
     assert set(seen[1].notifiers) == {"pagerduty", "slack", "log"}
-    run_router(Settings(env="local"), None)
+    run_router(Settings(env="local"), None, environ={})
     assert set(seen[2].notifiers) == {"pagerduty", "slack", "log", "desktop"}
     assert isinstance(seen[2].notifiers["pagerduty"], LogNotifier)  # no key locally: the log stands in
+
+
+def test_router_run_resolves_secrets_from_the_environment_cli_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from glasswatch.agents.router import RouterRuntime
+    from glasswatch.alerting.notify.pagerduty import PagerDutyNotifier
+
+    seen: list[RouterRuntime] = []
+
+    async def fake_run(self: RouterRuntime, stop: object = None) -> None:
+        seen.append(self)
+
+    monkeypatch.setattr(RouterRuntime, "run", fake_run)
+    f = tmp_path / "routes.yaml"
+    f.write_text(GOOD)
+    args = ["router", "run", "--routes", str(f)]
+    result = CliRunner().invoke(app, args, env={"GLASSWATCH_ENV": "prod", "PD_KEY": "k-123456"})
+    assert result.exit_code == 0, result.output
+    (rt,) = seen
+    assert isinstance(rt.notifiers["pd"], PagerDutyNotifier)
+    assert rt.redact("k-123456") == "[REDACTED]"
+    monkeypatch.delenv("PD_KEY", raising=False)
+    result = CliRunner().invoke(app, args, env={"GLASSWATCH_ENV": "prod"})
+    assert isinstance(result.exception, ConfigError)
+    assert "routing_key is not configured" in str(result.exception)

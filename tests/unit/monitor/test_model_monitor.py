@@ -12,6 +12,7 @@ from glasswatch.monitor.model_monitor import ModelMonitor, MonitorOutput
 from glasswatch.monitor.specs import MonitorSpec, SignalSpec, StaticBounds
 from glasswatch.monitor.windows import Located
 from glasswatch.schemas.alert import Alert, AlertKind, AlertStatus, fingerprint_of
+from glasswatch.schemas.coords import Coord
 from glasswatch.schemas.events import PredictionEvent
 from glasswatch.testing.simulate import Change, simulate
 
@@ -189,6 +190,58 @@ def test_advance_closes_idle_windows_and_flags_an_outage() -> None:
     assert ("event_rate", "events:rate") in {(a.kind.value, a.signal) for a in out.alerts}
 
 
+def test_a_silent_model_raises_upstream_outage_beside_event_rate_until_events_come_back() -> None:
+    spec = MonitorSpec(model="m", window={"size_seconds": 10.0}, anomaly={"enabled": False})
+    recs = simulate(30_000, seed=3)  # past the event-rate band's warm-up
+    mon = ModelMonitor(spec)
+    assert [a for a in run(mon, recs) if a.kind is AlertKind.UPSTREAM_OUTAGE] == []
+    last = recs[-1].event.event_time
+    first = mon.advance(last + 2 * WINDOW)  # the last window with events, then one empty one
+    assert [w.summaries["events"].count == 0 for w in first.windows] == [False, True]
+    assert AlertKind.UPSTREAM_OUTAGE not in {a.kind for a in first.alerts}  # hysteresis 2
+    silent = mon.advance(last + 6 * WINDOW)
+    outage = [a for a in silent.alerts if a.kind is AlertKind.UPSTREAM_OUTAGE]
+    assert [(a.status, a.model, a.signal, a.severity.value) for a in outage] == [
+        (AlertStatus.FIRING, "m", "events", "critical")
+    ]
+    assert outage[0].evidence["empty_windows"] == 2
+    assert outage[0].lineage.offsets[0].last == len(recs) - 1  # where the stream stopped
+    assert AlertKind.EVENT_RATE in {a.kind for a in first.alerts + silent.alerts}  # event_rate stays
+    back = simulate(2_000, seed=4, start=last + 6 * WINDOW, first_offset=len(recs))  # 20 s
+    after = [a for a in run(mon, back) if a.kind is AlertKind.UPSTREAM_OUTAGE]
+    assert [(a.status, a.fingerprint) for a in after] == [(AlertStatus.RESOLVED, outage[0].fingerprint)]
+    assert after[0].starts_at == outage[0].starts_at
+
+
+def test_a_snapshot_from_before_the_outage_check_gets_one() -> None:
+    spec = MonitorSpec(model="m", window={"size_seconds": 10.0}, anomaly={"enabled": False})
+    mon = ModelMonitor(spec)
+    recs = simulate(3_000, seed=3)
+    run(mon, recs)
+    old = pickle.loads(pickle.dumps(mon))
+    del old.__dict__["outage"]
+    restored = pickle.loads(pickle.dumps(old))
+    assert restored.outage is not None
+    silent = restored.advance(recs[-1].event.event_time + 6 * WINDOW)
+    assert AlertKind.UPSTREAM_OUTAGE in {a.kind for a in silent.alerts}
+
+
+def test_upstream_outage_follows_the_event_rate_signal() -> None:
+    off = SignalSpec(enabled=False)
+    spec = MonitorSpec(
+        model="m", window={"size_seconds": 10.0}, anomaly={"enabled": False}, signals={"events:*": off}
+    )
+    mon = ModelMonitor(spec)
+    recs = simulate(3_000, seed=3)
+    run(mon, recs)
+    out = mon.advance(recs[-1].event.event_time + 6 * WINDOW)
+    assert len(out.windows) == 6
+    assert {a.kind for a in out.alerts} & {AlertKind.UPSTREAM_OUTAGE, AlertKind.EVENT_RATE} == set()
+    strict = MonitorSpec(model="m", signals={"events:rate": SignalSpec(dynamic={"hysteresis": 4})})
+    assert ModelMonitor(strict).outage is not None
+    assert ModelMonitor(strict).outage.hysteresis == 4  # type: ignore[union-attr]
+
+
 def test_prediction_class_mix_change_on_hopping_windows() -> None:
     rng = np.random.default_rng(5)
     n, change = 24_000, 15_000
@@ -205,9 +258,7 @@ def test_prediction_class_mix_change_on_hopping_windows() -> None:
                 event_time=t0 + timedelta(seconds=float(times[i])),
                 prediction=str(labels[i]),
             ),
-            "predictions",
-            1,
-            i,
+            Coord("predictions", 1, i),
         )
         for i in range(n)
     ]

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from glasswatch.monitor import windows
-from glasswatch.monitor.aggregates import CAPACITY, MAX_CATEGORIES, OTHER, StreamAgg, quantiles, stream_key
+from glasswatch.monitor.aggregates import MAX_CATEGORIES, OTHER, StreamAgg, quantiles
 from glasswatch.monitor.digest import state_digest
+from glasswatch.monitor.reservoir import CAPACITY, stream_key
 from glasswatch.monitor.windows import Located, WindowAggregator, to_millis
+from glasswatch.schemas.coords import Coord
 from glasswatch.schemas.events import FeatureEvent, LabelEvent, PredictionEvent
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -24,7 +26,7 @@ def ev(i: int, sec: float, x: float | str | None = 1.0, *, partition: int = 0, p
         features={"x": x, "c": "a" if i % 4 else "b"},
         prediction=pred,
     )
-    return Located(e, "predictions", partition, i)
+    return Located(e, Coord("predictions", partition, i))
 
 
 def test_tumbling_windows_close_on_watermark_with_late_events() -> None:
@@ -37,7 +39,7 @@ def test_tumbling_windows_close_on_watermark_with_late_events() -> None:
     first = out.closed[0].summaries["feature:x"]
     assert (first.count, first.mean, first.min, first.max) == (3, 2.0, 1.0, 3.0)
     assert first.late_accepted == 1  # event 3 came after event 2 but inside the lateness
-    assert [r.offset for r in out.late] == [5]
+    assert [r.coord.offset for r in out.late] == [5]
     assert w.n_late == 1
     assert w.watermark == T0 + timedelta(seconds=22)
 
@@ -84,7 +86,7 @@ def test_batch_boundaries_never_change_windows(hop: float | None) -> None:
         for i in range(0, len(recs), batch):
             out = w.update_many(recs[i : i + batch])
             closed += out.closed
-            late += [r.offset for r in out.late]
+            late += [r.coord.offset for r in out.late]
         return [[c.summaries for c in closed], late]
 
     whole = run(len(recs))
@@ -104,14 +106,12 @@ def test_empty_windows_are_closed_and_capped() -> None:
 
 def test_advance_closes_idle_windows_and_labels_are_ignored() -> None:
     w = WindowAggregator("m", size_seconds=10)
-    label = Located(LabelEvent(model="m", prediction_id="p0", event_time=T0, label=1), "labels", 0, 0)
+    label = Located(LabelEvent(model="m", prediction_id="p0", event_time=T0, label=1), Coord("labels", 0, 0))
     feat = Located(
         FeatureEvent(
             model="m", prediction_id="p1", event_time=T0 + timedelta(seconds=2), features={"x": 4.0}
         ),
-        "features",
-        0,
-        0,
+        Coord("features", 0, 0),
     )
     assert w.update_many([label, feat]).closed == []
     closed = w.advance(T0 + timedelta(seconds=20))
@@ -208,7 +208,7 @@ def test_batch_boundaries_never_change_windows_beyond_sketch_capacity(hop: float
                 w, restore_at = pickle.loads(pickle.dumps(w)), None
             out = w.update_many(recs[i : i + batch])
             closed += out.closed
-            late += [r.offset for r in out.late]
+            late += [r.coord.offset for r in out.late]
         return [[c.summaries for c in closed], late], state_digest(w)
 
     whole = run(n)
@@ -238,7 +238,7 @@ def test_snapshot_of_the_event_buffering_format_restores_into_aggregates() -> No
             lats=[None for _ in mine],
             times=[to_millis(r.event.event_time) for r in mine],
             extras=[None for _ in mine],
-            offsets={("predictions", 0): [mine[0].offset, mine[-1].offset]},
+            offsets={("predictions", 0): [mine[0].coord.offset, mine[-1].coord.offset]},
             version="v1",
             late_accepted=0,
         )

@@ -15,8 +15,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from glasswatch.agents.ingest import IngestMetrics
+from glasswatch.agents.ingest_metrics import IngestMetrics
 from glasswatch.kafka.app import GlasswatchApp, encode_state
+from glasswatch.kafka.state_codec import StateCodec
 from glasswatch.monitor.partition import PartitionState
 from glasswatch.monitor.stats import ModelStats
 from glasswatch.schemas import AlertKind, AlertStatus, Severity
@@ -147,7 +148,8 @@ def test_families_labels_and_values_of_a_known_state() -> None:
     rejected = _by(samples, "glasswatch_events_rejected_total", "reason")
     assert {k: v for k, v in rejected.items() if v} == {"not_json": 2, "oversize": 1, "clock_skew": 1}
     assert rejected["bad_utf8"] == 0  # every validation reason is present from the first scrape
-    assert "late" not in rejected  # not counted in the partition state: in dead_letters_sent only
+    assert rejected["late"] == 0  # late events are counted in the partition state (issue 9, item 8)
+    assert "rejected_by_receiver" not in rejected  # router refusals: in dead_letters_sent only
     assert samples["glasswatch_ingest_busy_seconds_total", ()] == 1.25
     assert samples["glasswatch_replayed_messages_skipped_total", ()] == 4
 
@@ -258,14 +260,16 @@ def _web_app() -> tuple[faust.App, IngestMetrics]:
     st = _known_states()["preds:0"]
     st.monitors, st.pending = {}, []  # as stored after a batch
     st.take_alerts()
+    codec = StateCodec(b"unit-test-state-key")
     gw = GlasswatchApp(
         app=app,
         inputs=None,
         dead_letters=None,
         windows=None,
         alerts=None,
-        state={"preds:0": encode_state(st)},
+        state={"preds:0": encode_state(st, codec)},
         settings=Settings(),
+        codec=codec,
     )
     metrics = _ingest()
     attach_web(gw, metrics, _book())

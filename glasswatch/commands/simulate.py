@@ -1,23 +1,20 @@
-"""``glasswatch simulate``, ``glasswatch dlq`` and ``glasswatch schemas export``."""
+"""``glasswatch simulate``: publish seeded synthetic traffic, malformed messages mixed in."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import typer
 
 from glasswatch.errors import BrokerError
 from glasswatch.settings import Settings
 
-__all__ = ["export_schemas", "read_topic_json", "register", "simulate_traffic"]
+__all__ = ["register", "simulate_traffic"]
 
 
 async def simulate_traffic(
@@ -75,29 +72,9 @@ async def simulate_traffic(
     return dict(sent)
 
 
-async def read_topic_json(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[dict[str, Any]]:
-    """Every JSON value of ``topic`` from the beginning to its end *now*, in partition order."""
-    from glasswatch.kafka.reader import read_topic
-
-    return [json.loads(m.value) for m in await read_topic(bootstrap, topic, timeout_s=timeout_s) if m.value]
-
-
-def export_schemas(directory: Path) -> list[Path]:
-    from glasswatch.schemas import Alert, BatchEnvelope, DeadLetter, FeatureEvent, LabelEvent, PredictionEvent
-
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for model in (PredictionEvent, FeatureEvent, LabelEvent, BatchEnvelope, Alert, DeadLetter):
-        schema = model.model_json_schema()
-        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-        schema["$id"] = f"glasswatch/{model.__name__}.v1.schema.json"
-        path = directory / f"{model.__name__}.v1.schema.json"
-        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
-        written.append(path)
-    return written
-
-
 def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
+    """Attach ``simulate`` to ``app``."""
+
     @app.command()
     def simulate(
         model: str = typer.Option("demo", help="Model name to publish events for."),
@@ -134,41 +111,3 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
         typer.echo(json.dumps(sent, sort_keys=True))
-
-    dlq = typer.Typer(help="Inspect the dead-letter topic.", no_args_is_help=True)
-    app.add_typer(dlq, name="dlq")
-
-    @dlq.command("show")
-    def dlq_show(
-        limit: int = typer.Option(5, help="Sample dead letters printed per reason."),
-        as_json: bool = typer.Option(False, "--json", help="Print every dead letter as JSON lines."),
-    ) -> None:
-        """Dead letters by reason, with samples (source topic/partition/offset and the reason)."""
-        s = settings()
-        try:
-            letters = asyncio.run(read_topic_json(s.kafka.bootstrap, s.topics.dead_letters))
-        except Exception as exc:
-            typer.echo(f"error: cannot read {s.topics.dead_letters} at {s.kafka.bootstrap}: {exc}", err=True)
-            raise typer.Exit(2) from exc
-        if as_json:
-            for d in letters:
-                sys.stdout.write(json.dumps(d) + "\n")
-            return
-        by_reason = Counter(d["reason"] for d in letters)
-        typer.echo(f"{len(letters)} dead letters in {s.topics.dead_letters}")
-        for reason, n in by_reason.most_common():
-            typer.echo(f"  {reason}: {n}")
-            for d in [d for d in letters if d["reason"] == reason][:limit]:
-                where = f"{d['source_topic']}[{d['source_partition']}]@{d['source_offset']}"
-                typer.echo(f"    {where}: {d['detail'][:100]}")
-
-    schemas = typer.Typer(help="Event contracts as JSON Schema.", no_args_is_help=True)
-    app.add_typer(schemas, name="schemas")
-
-    @schemas.command("export")
-    def schemas_export(
-        directory: Path = typer.Argument(..., help="Folder to write *.schema.json into."),
-    ) -> None:
-        """Write the JSON Schemas of every contract, so services in any language can validate."""
-        for p in export_schemas(directory):
-            typer.echo(str(p))
