@@ -5,6 +5,7 @@
     GlasswatchError
     ├── ConfigError(ValueError)          bad settings, specs, routes (names file/line/field)
     ├── ValidationError(ValueError)      an event that breaks its contract (has ``reason``)
+    ├── StateRefused(ValueError)         a stored partition state not read (has ``reason``)
     ├── ExternalError                    a dependency outside the process failed
     │   ├── NotifyError                  a receiver failed (``retryable`` says what to do)
     │   ├── BrokerError                  Kafka is unreachable or misconfigured
@@ -25,6 +26,7 @@ __all__ = [
     "GateFailed",
     "GlasswatchError",
     "NotifyError",
+    "StateRefused",
     "TrackingError",
     "ValidationError",
 ]
@@ -43,6 +45,17 @@ class ValidationError(GlasswatchError, ValueError):
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class StateRefused(GlasswatchError, ValueError):
+    """A stored state was not read: unsigned, signed with another key, altered, of an unknown
+    format or naming a class a state may not contain. ``reason`` is a stable code
+    (:data:`glasswatch.kafka.state_codec.RefusalReason`); the message says what to do."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
         self.reason = reason
         self.detail = detail
 

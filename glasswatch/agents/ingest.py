@@ -4,31 +4,45 @@ Per batch of Kafka messages (``take_events``): group by source partition, skip o
 applied, decode each message (:func:`glasswatch.ingest.validate.decode`), update that partition's
 :class:`~glasswatch.monitor.partition.PartitionState` (statistics, then the model monitors once per
 batch), publish dead letters, alerts and closed-window summaries and *wait for their
-acknowledgement*, then write the state (one table value per partition). Nothing here raises on
-input: a failure of our own code is logged with the message coordinates and the message is
-dead-lettered with reason ``invalid`` rather than crashing the worker.
+acknowledgement* (:mod:`glasswatch.agents.outbox`), then write the state (one table value per
+partition). Nothing here raises on input: a failure of our own code is logged with the message
+coordinates and the message is dead-lettered with reason ``invalid`` rather than crashing the worker.
+
+One thing does stop the worker: a stored state signed with another worker's key (the workers of
+the group do not share ``GLASSWATCH_WORKER__STATE_KEY``, a
+:class:`~glasswatch.errors.ConfigError`). Starting that partition from empty state would throw its
+statistics and monitors away, so the batch is dropped before anything is sent or written, the
+error is logged once at CRITICAL and the Faust app crashes; nothing is committed past the batch.
+Idle ticks (:mod:`glasswatch.agents.idle_ticks`) keep event time moving in quiet partitions.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from glasswatch.ingest.validate import Limits, Reject, decode
-from glasswatch.kafka.app import GlasswatchApp, encode_state
+from glasswatch.agents.idle_ticks import write_idle_ticks
+from glasswatch.agents.ingest_metrics import IngestMetrics
+from glasswatch.agents.outbox import Record, alert_records, late_letter, publish
+from glasswatch.errors import ConfigError
+from glasswatch.ingest.reject import Reject
+from glasswatch.ingest.tick_auth import TickAuth
+from glasswatch.ingest.validate import Limits, decode
+from glasswatch.kafka.app import GlasswatchApp
 from glasswatch.kafka.context import event_context
+from glasswatch.kafka.state_codec import load_state_key
 from glasswatch.monitor.partition import PartitionState, SpecLookup, default_spec
-from glasswatch.monitor.windows import Located
+from glasswatch.monitor.reject_rate import model_hint
 from glasswatch.schemas.alert import Alert
-from glasswatch.schemas.dead_letter import DeadLetter
+from glasswatch.schemas.coords import partition_key
+from glasswatch.schemas.dead_letter import DeadLetter, ItemReject
 from glasswatch.schemas.events import Tick
 
-__all__ = ["IngestMetrics", "attach_ingest", "process_batch"]
+__all__ = ["Clock", "attach_ingest", "process_batch"]
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -36,23 +50,6 @@ Clock = Callable[[], datetime]
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class IngestMetrics:
-    """Process-local counters (exported on /metrics and /glasswatch/stats) and, per source
-    partition, the monotonic time its last data arrived (for idle ticks)."""
-
-    def __init__(self) -> None:
-        self.last_data: dict[str, float] = {}
-        self.last_tick: dict[str, datetime] = {}
-        self.ticks_sent = 0
-        self.messages = 0
-        self.batches = 0
-        self.skipped_replays = 0
-        self.dead_letters = 0
-        self.alerts = 0
-        self.windows = 0
-        self.busy_s = 0.0
 
 
 async def process_batch(
@@ -65,87 +62,79 @@ async def process_batch(
     monitors: bool = True,
     spec_for: SpecLookup = default_spec,
     on_alert: Callable[[Alert], None] | None = None,
+    tick_auth: TickAuth | None = None,
 ) -> int:
-    """Process one batch of Kafka events; returns how many typed events were applied."""
+    """Process one batch of Kafka events; returns how many typed events were applied.
+
+    ``tick_auth`` verifies the worker's signature on ticks; without it every tick is refused
+    (``forged_tick``). A partition state signed with another worker's key stops the worker
+    (see the module docstring): nothing of the batch is sent or written, and 0 is returned."""
     started = time.perf_counter()
     applied = 0
     now = clock()
     groups: dict[str, list[Any]] = defaultdict(list)
     for ev in events:
-        groups[f"{ev.message.topic}:{ev.message.partition}"].append(ev)
+        groups[partition_key(ev.message.topic, ev.message.partition)].append(ev)
+    try:
+        stored = {key: gw.read_state(key) for key in groups}
+    except ConfigError as exc:  # a misconfigured group: nothing of this batch may be written
+        await _stop_worker(gw, exc)
+        return 0
     for key, evs in groups.items():
-        state = gw.read_state(key) or PartitionState(
-            topic=evs[0].message.topic, partition=evs[0].message.partition
-        )
+        state = stored[key] or PartitionState(topic=evs[0].message.topic, partition=evs[0].message.partition)
         letters: list[DeadLetter] = []
         changed = False
         saw_data = False
         for ev in evs:
-            msg = ev.message
-            if state.seen(msg.offset):
+            if state.seen(ev.message.offset):
                 if metrics:
                     metrics.skipped_replays += 1
                 continue
-            try:
-                decoded = decode(ev.value, now=now, limits=limits)
-                rejects = decoded.rejects
-                good = decoded.events
-                ticks = decoded.ticks
-            except Exception as exc:  # a bug of ours must not stop the stream
-                log.exception("ingest failed on %s@%s", key, msg.offset)
-                rejects = [Reject("invalid", type(exc).__name__, f"internal error: {exc}")]
-                good = []
-                ticks = []
-            state.apply(msg.offset, good, [r.reason for r in rejects], ticks)
-            applied += len(good)
+            n_good, letter = _ingest_one(state, ev, now, limits, tick_auth, metrics)
+            applied += n_good
             changed = True
-            saw_data = saw_data or bool(good)
-            for r in rejects:
-                letters.append(
-                    DeadLetter.of(
-                        raw=ev.value if isinstance(ev.value, bytes) else b"",
-                        topic=msg.topic,
-                        partition=msg.partition,
-                        offset=msg.offset,
-                        error_class=r.error_class,
-                        reason=r.reason,
-                        detail=r.detail,
-                        index_in_batch=r.index,
-                    )
-                )
+            saw_data = saw_data or n_good > 0
+            if letter is not None:
+                letters.append(letter)
         if saw_data and metrics is not None:
             metrics.last_data[key] = time.monotonic()
-        outbox: list[tuple[Any, bytes, bytes]] = []
+        outbox: list[Record] = []
         partition_alerts = state.take_alerts()  # dead-letter rate of this partition
-        outbox.extend(_alert_records(gw, partition_alerts, on_alert))
+        outbox.extend(alert_records(gw, partition_alerts, on_alert))
         if metrics:
             metrics.alerts += len(partition_alerts)
         if changed and monitors:
+            errors_before = state.monitor_errors
             try:
                 outputs = state.run_monitors(spec_for)
             except Exception:  # a monitor bug must not stop ingest; the statistics stay applied
                 log.exception("monitors failed on %s up to offset %s", key, state.last_offset)
-                state.pending.clear()
+                state.discard_pending()
+                state.monitor_errors += 1
                 outputs = []
+            if metrics:
+                metrics.monitor_errors += state.monitor_errors - errors_before
             for model, out in outputs:
-                outbox.extend(_alert_records(gw, out.alerts, on_alert))
+                outbox.extend(alert_records(gw, out.alerts, on_alert))
                 for window in out.windows:
                     for summary in window.summaries.values():
                         outbox.append((gw.windows, model.encode(), summary.model_dump_json().encode()))
-                letters.extend(_late_letter(rec) for rec in out.late)
+                letters.extend(late_letter(rec) for rec in out.late)
                 if metrics:
                     metrics.alerts += len(out.alerts)
                     metrics.windows += len(out.windows)
+                    per_model = metrics.windows_by_model
+                    per_model[model] = per_model.get(model, 0) + len(out.windows)
         else:
-            state.pending.clear()
+            state.discard_pending()
         outbox.extend((gw.dead_letters, key.encode(), dl.model_dump_json().encode()) for dl in letters)
         if outbox:
-            await _publish(outbox)
+            await publish(outbox)
             if metrics:
                 metrics.dead_letters += len(letters)
         if changed:
             with event_context(evs[-1]):
-                gw.state[key] = encode_state(state)
+                gw.write_state(key, state)
     if metrics:
         metrics.messages += len(events)
         metrics.batches += 1
@@ -153,81 +142,68 @@ async def process_batch(
     return applied
 
 
-def _alert_records(
-    gw: GlasswatchApp, alerts: list[Alert], on_alert: Callable[[Alert], None] | None
-) -> list[tuple[Any, bytes, bytes]]:
-    """Alerts as alerts-topic records, their links on this worker's pages; ``on_alert`` sees each."""
-    records = []
-    for raw_alert in alerts:
-        alert = raw_alert.with_base_url(gw.settings.worker.base_url)
-        records.append((gw.alerts, alert.fingerprint.encode(), alert.model_dump_json().encode()))
-        if on_alert is not None:
-            on_alert(alert)
-    return records
+def _ingest_one(
+    state: PartitionState,
+    ev: Any,
+    now: datetime,
+    limits: Limits,
+    tick_auth: TickAuth | None,
+    metrics: IngestMetrics | None,
+) -> tuple[int, DeadLetter | None]:
+    """Decode and apply one message; returns (events applied, its dead letter if any).
+
+    Nothing raises here on any input: a failure of our own code while decoding or applying
+    refuses the whole message (``invalid``, "internal error" with the exception class; the
+    traceback goes to the log, never to the dead-letter topic) and :meth:`PartitionState.apply`
+    being atomic, nothing of it is half-applied. Every other message is applied exactly once."""
+    msg = ev.message
+    raw = ev.value if isinstance(ev.value, bytes) else None
+    headers = getattr(msg, "headers", None)
+
+    def tick_check(tick: Tick) -> bool:
+        return tick_auth is not None and tick_auth.verify(msg.topic, msg.partition, tick.event_time, headers)
+
+    try:
+        decoded = decode(raw, now=now, limits=limits, tick_check=tick_check)
+        rejects, good, ticks = decoded.rejects, decoded.events, decoded.ticks
+    except Exception as exc:  # a bug of ours must not stop the stream
+        log.exception("ingest failed on %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+        rejects, good, ticks = [_internal(exc, "decoding")], [], []
+    model = model_hint(msg.key, raw) if rejects else None
+    try:
+        state.apply(msg.offset, good, [r.reason for r in rejects], ticks, reject_model=model)
+    except Exception as exc:  # rolled back by apply: refuse the message as a whole
+        log.exception("applying %s[%s]@%s failed; message refused", msg.topic, msg.partition, msg.offset)
+        if metrics is not None:
+            metrics.apply_errors += 1
+        whole = _internal(exc, f"applying its {len(good)} event(s)")
+        reasons = [r.reason for r in rejects] + ["invalid"] * max(1, len(good))
+        state.refuse(msg.offset, reasons, reject_model=model_hint(msg.key, raw))
+        rejects, good, refused = [*rejects, whole], [], len(reasons)
+    else:
+        refused = len(rejects)
+    if not rejects:
+        return len(good), None
+    items = [ItemReject(r.index, r.reason, r.error_class, r.detail) for r in rejects]
+    letter = DeadLetter.of_items(
+        raw=raw or b"", topic=msg.topic, partition=msg.partition, offset=msg.offset, items=items,
+        rejected=refused,
+    )  # fmt: skip
+    return len(good), letter
 
 
-def _late_letter(rec: Located) -> DeadLetter:
-    return DeadLetter.of(
-        raw=rec.event.model_dump_json().encode(),
-        topic=rec.topic,
-        partition=rec.partition,
-        offset=rec.offset,
-        error_class="LateEvent",
-        reason="late",
-        detail=f"event_time {rec.event.event_time.isoformat()} is behind the watermark "
-        "by more than the allowed lateness",
-    )
+def _internal(exc: BaseException, doing: str) -> Reject:
+    """The reject of a message our own code failed on: the exception class, no traceback."""
+    return Reject("invalid", type(exc).__name__, f"internal error while {doing}: {type(exc).__name__}")
 
 
-async def _publish(outbox: list[tuple[Any, bytes, bytes]]) -> None:
-    """Send dead letters, alerts and window summaries; wait for the broker's acknowledgement.
-
-    Retries broker outages without end. The state (and so the consumer offset) does not move past
-    a batch until its outputs are stored: nothing is lost, at worst re-sent (same ids) after a crash.
-    """
-    delay = 0.5
-    while True:
-        try:
-            pending = [await channel.send(key=k, value=v) for channel, k, v in outbox]
-            await asyncio.gather(*pending)
-            return
-        except Exception as exc:  # broker down, timeouts: keep trying, loudly
-            log.warning("publish failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
-
-
-async def write_idle_ticks(gw: GlasswatchApp, metrics: IngestMetrics, *, idle_after_s: float) -> int:
-    """Write a :class:`~glasswatch.schemas.events.Tick` into each assigned input partition that
-    has had no data for ``idle_after_s``: event time continues from the partition's last event at
-    wall-clock speed, less ``idle_after_s`` (so a producer that is merely slow is not made late).
-    Ticks go through the log, so the agent — and any replay — sees them in order. Returns the
-    number written."""
-    topics = set(gw.inputs.topics)
-    now = time.monotonic()
-    written = 0
-    for tp in sorted(gw.app.consumer.assignment()):
-        if tp.topic not in topics:
-            continue
-        key = f"{tp.topic}:{tp.partition}"
-        last = metrics.last_data.setdefault(key, now)  # after a restart: idle counts from now
-        idle = now - last
-        if idle <= idle_after_s:
-            continue
-        state = gw.read_state(key)
-        if state is None or state.max_event_time is None:
-            continue
-        target = state.max_event_time + timedelta(seconds=idle - idle_after_s)
-        if target <= metrics.last_tick.get(key, state.max_event_time):
-            continue
-        tick = Tick(event_time=target)
-        await gw.app.producer.send_and_wait(
-            tp.topic, None, tick.model_dump_json().encode(), tp.partition, None, None
-        )
-        metrics.last_tick[key] = target
-        metrics.ticks_sent += 1
-        written += 1
-    return written
+async def _stop_worker(gw: GlasswatchApp, exc: ConfigError) -> None:
+    """Log a configuration error the worker cannot run with (once, at CRITICAL) and crash the
+    Faust app: the worker stops, and nothing is committed past the batch that met it."""
+    if gw.app.crashed:
+        return  # already stopping: told once
+    log.critical("stopping the worker: %s", exc)
+    await gw.app.crash(exc)
 
 
 def attach_ingest(
@@ -240,23 +216,38 @@ def attach_ingest(
     monitors: bool = True,
     spec_for: SpecLookup = default_spec,
     on_alert: Callable[[Alert], None] | None = None,
+    tick_auth: TickAuth | None = None,
 ) -> Any:
-    """Register the ingest agent on ``gw.app`` and return it."""
+    """Register the ingest agent on ``gw.app`` and return it.
+
+    Ticks are signed and verified with ``tick_auth``, by default keyed by the worker's state key
+    (:func:`~glasswatch.kafka.state_codec.load_state_key`, shared by a consumer group)."""
     v = gw.settings.validation
     limits = Limits(v.max_message_bytes, v.max_clock_skew_s, v.max_age_s)
+    auth = tick_auth or TickAuth(load_state_key(gw.settings.worker))
+
+    held: list[Any] = []  # see below: lives as long as the agent
 
     async def ingest(stream: Any) -> None:
-        async for events in stream.take_events(batch_size, within=linger_s):
-            await process_batch(
-                gw,
-                events,
-                limits=limits,
-                clock=clock,
-                metrics=metrics,
-                monitors=monitors,
-                spec_for=spec_for,
-                on_alert=on_alert,
-            )
+        batches = stream.take_events(batch_size, within=linger_s)
+        async for events in batches:
+            if not gw.app.crashed:
+                await process_batch(
+                    gw,
+                    events,
+                    limits=limits,
+                    clock=clock,
+                    metrics=metrics,
+                    monitors=monitors,
+                    spec_for=spec_for,
+                    on_alert=on_alert,
+                    tick_auth=auth,
+                )
+            if gw.app.crashed:  # a fatal configuration error, met here or by the idle-tick timer
+                # Faust acknowledges a batch when ``take_events`` is resumed or closed: keep it
+                # suspended, so the offsets of a batch not applied are never committed
+                held.append(batches)
+                return
 
     agent = gw.app.agent(gw.inputs, name="glasswatch.ingest")(ingest)
     w = gw.settings.worker
@@ -265,7 +256,9 @@ def attach_ingest(
 
         async def idle_ticks() -> None:
             try:
-                await write_idle_ticks(gw, tick_metrics, idle_after_s=w.idle_after_s)
+                await write_idle_ticks(gw, tick_metrics, idle_after_s=w.idle_after_s, tick_auth=auth)
+            except ConfigError as exc:  # a state signed with another key: as fatal as in a batch
+                await _stop_worker(gw, exc)
             except Exception:  # a failed tick is retried at the next interval; never stop the worker
                 log.exception("writing idle ticks failed")
 

@@ -4,6 +4,22 @@ The ingest agent hands every raw Kafka value to :func:`decode`. One message may 
 or a :class:`~glasswatch.schemas.BatchEnvelope`; inside a batch each item is judged on its own,
 so one bad item does not sink its neighbours. Time is passed in (``now``): no wall clock here.
 
+Every refusal carries a stable reason (:data:`glasswatch.schemas.dead_letter.REASONS`):
+``not_json``, ``bad_utf8`` (also a lone ``\\ud800`` surrogate escape), ``oversize``,
+``unknown_schema_version``, ``unknown_type``, ``wrong_type`` (also a number or numeric string for
+``event_time``), ``non_finite`` (``NaN``/``Infinity``), ``out_of_range`` (a number outside its
+documented range: ``|x| <= 1e100``, probabilities in ``[0, 1]``, ``latency_ms >= 0``),
+``missing_field``, ``invalid`` (anything else, e.g. JSON nested deeper than
+:data:`~glasswatch.ingest.scan.MAX_DEPTH` or an object with a duplicate key), ``clock_skew`` and
+``forged_tick``.
+
+Two paths, one verdict. The fast path parses and validates a whole message in one pass
+(pydantic-core) and proves cheaply that no key repeats (:mod:`glasswatch.ingest.duplicate_keys`);
+on any failure the careful path parses it (orjson), names why bytes do not parse
+(:mod:`glasswatch.ingest.scan`), finds duplicate keys exactly, and judges each item on its own
+(pydantic errors become reasons in :mod:`glasswatch.ingest.reject`). Ticks are checked by the
+caller's ``tick_check`` (:mod:`glasswatch.ingest.tick_auth`) and the clock-skew limits.
+
 Examples
 --------
 >>> from datetime import datetime, timezone
@@ -20,31 +36,32 @@ Examples
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
+from glasswatch.ingest.duplicate_keys import Duplicated, keys_of, mark_duplicates, no_duplicate_keys
+from glasswatch.ingest.reject import Reject
+from glasswatch.ingest.scan import clamp_huge_numbers, classify_unparsable
+from glasswatch.ingest.tick_auth import TICK_HEADER
 from glasswatch.schemas.events import (
     MAX_BATCH,
     SCHEMA_VERSION,
     BatchEnvelope,
     Event,
-    FeatureEvent,
-    LabelEvent,
-    PredictionEvent,
     Tick,
+    TypedEvent,
 )
 
-__all__ = ["KNOWN_TYPES", "Decoded", "Limits", "Reject", "decode"]
+__all__ = ["KNOWN_TYPES", "Decoded", "Limits", "TickCheck", "decode", "skew_window"]
 
 KNOWN_TYPES = ("prediction", "feature", "label", "batch", "tick")
 _EVENT = TypeAdapter(Event)
-TypedEvent = PredictionEvent | FeatureEvent | LabelEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,16 +71,6 @@ class Limits:
     max_message_bytes: int = 900_000
     max_clock_skew_s: float = 3600.0
     max_age_s: float = 7 * 86400.0
-
-
-@dataclass(frozen=True, slots=True)
-class Reject:
-    """Why a message (or one item of a batch, ``index``) was refused."""
-
-    reason: str
-    error_class: str
-    detail: str
-    index: int | None = None
 
 
 @dataclass(slots=True)
@@ -77,8 +84,24 @@ class Decoded:
 _DEFAULT_LIMITS = Limits()
 
 
-def decode(raw: bytes | None, *, now: datetime, limits: Limits = _DEFAULT_LIMITS) -> Decoded:
-    """Decode and validate one Kafka message value."""
+TickCheck = Callable[[Tick], bool]
+"""Whether a tick comes from a glasswatch worker (see :mod:`glasswatch.ingest.tick_auth`)."""
+
+
+def decode(
+    raw: bytes | None,
+    *,
+    now: datetime,
+    limits: Limits = _DEFAULT_LIMITS,
+    tick_check: TickCheck | None = None,
+) -> Decoded:
+    """Decode and validate one Kafka message value.
+
+    ``tick_check`` authenticates a :class:`~glasswatch.schemas.events.Tick` (the ingest agent
+    verifies the worker's header); a tick it refuses is rejected as ``forged_tick``. ``None``
+    trusts every tick: only for logs the caller vouches for (tests, ``replay --trust-ticks``).
+    An authentic tick is held to the clock-skew limits of events.
+    """
     out = Decoded()
     if raw is None:
         out.rejects.append(Reject("invalid", "EmptyMessage", "message has no value (tombstone)"))
@@ -95,7 +118,14 @@ def decode(raw: bytes | None, *, now: datetime, limits: Limits = _DEFAULT_LIMITS
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        out.rejects.append(_classify_unparsable(raw, exc))
+        clamped = clamp_huge_numbers(raw)  # then each item holding one is judged out_of_range alone
+        if clamped is None:
+            out.rejects.append(classify_unparsable(raw, exc))
+            return out
+        raw, doc = clamped
+    doc = mark_duplicates(raw, doc)
+    if isinstance(doc, Duplicated):
+        out.rejects.append(doc.reject(None))
         return out
     if not isinstance(doc, dict):
         out.rejects.append(Reject("wrong_type", "NotAnObject", f"top level is {type(doc).__name__}"))
@@ -105,10 +135,7 @@ def decode(raw: bytes | None, *, now: datetime, limits: Limits = _DEFAULT_LIMITS
         out.rejects.append(header)
         return out
     if doc["type"] == "tick":
-        try:
-            out.ticks.append(Tick.model_validate(doc).event_time)
-        except PydanticValidationError as exc:
-            out.rejects.append(_from_pydantic(exc, None))
+        _tick(doc, now, limits, tick_check, out)
         return out
     if doc["type"] == "batch":
         items = doc.get("events")
@@ -117,6 +144,11 @@ def decode(raw: bytes | None, *, now: datetime, limits: Limits = _DEFAULT_LIMITS
             return out
         if len(items) > MAX_BATCH:
             out.rejects.append(Reject("oversize", "OversizeBatch", f"{len(items)} events > {MAX_BATCH}"))
+            return out
+        extra = sorted(set(doc) - set(BatchEnvelope.model_fields))
+        if extra:  # as the fast path (extra="forbid") and the exported schema decide
+            detail = f"unknown field(s) {extra} in the batch envelope"
+            out.rejects.append(Reject("invalid", "ExtraField", detail))
             return out
         for i, item in enumerate(items):
             _one(item, i, now, limits, out)
@@ -142,22 +174,16 @@ def _fast_path(raw: bytes) -> _Fast | None:
     try:
         if b'"events"' in raw:  # a batch envelope (or, rarely, a feature named "events": falls back)
             batch = BatchEnvelope.model_validate_json(raw)
-            return _Fast(list(batch.events), batched=True)
-        return _Fast([_EVENT.validate_json(raw)], batched=False)
+            if "type" not in batch.model_fields_set:  # every message names its type
+                return None
+            fast = _Fast(list(batch.events), batched=True)
+            keys = len(batch.model_fields_set) + sum(map(keys_of, fast.events))
+        else:
+            fast = _Fast([_EVENT.validate_json(raw)], batched=False)
+            keys = keys_of(fast.events[0])
     except (PydanticValidationError, ValueError):
         return None
-
-
-def _classify_unparsable(raw: bytes, exc: Exception) -> Reject:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as uexc:
-        return Reject("bad_utf8", "UnicodeDecodeError", str(uexc))
-    try:  # the stdlib parser accepts NaN/Infinity literals; orjson does not
-        json.loads(text)
-    except ValueError:
-        return Reject("not_json", "JSONDecodeError", str(exc))
-    return Reject("non_finite", "NonFiniteNumber", "NaN or Infinity is not a valid JSON number")
+    return fast if no_duplicate_keys(raw, keys) else None
 
 
 def _check_header(doc: dict[str, Any], index: int | None = None) -> Reject | None:
@@ -175,7 +201,39 @@ def _check_header(doc: dict[str, Any], index: int | None = None) -> Reject | Non
     return None
 
 
+_TICK_MIN = datetime(2, 1, 1, tzinfo=UTC)
+_TICK_MAX = datetime(9000, 1, 1, tzinfo=UTC)  # windows past a tick must still be representable
+
+
+def _tick(doc: dict[str, Any], now: datetime, limits: Limits, check: TickCheck | None, out: Decoded) -> None:
+    try:
+        tick = Tick.model_validate(doc)
+    except PydanticValidationError as exc:
+        out.rejects.append(Reject.from_validation_error(exc, None))
+        return
+    if check is not None and not check(tick):
+        detail = (
+            f"tick at {tick.event_time.isoformat()} lacks a valid {TICK_HEADER!r} header: "
+            "only glasswatch workers write ticks"
+        )
+        out.rejects.append(Reject("forged_tick", "ForgedTick", detail))
+        return
+    t = tick.event_time
+    skew = (t - now).total_seconds()  # aware subtraction works on timedeltas: no overflow
+    if not _TICK_MIN <= t <= _TICK_MAX or skew > limits.max_clock_skew_s or -skew > limits.max_age_s:
+        detail = (
+            f"tick event_time {t.isoformat()} is {skew:+.0f}s from the worker clock "
+            f"(allowed: {limits.max_clock_skew_s:.0f}s ahead, {limits.max_age_s:.0f}s behind)"
+        )
+        out.rejects.append(Reject("clock_skew", "ClockSkew", detail))
+        return
+    out.ticks.append(t)
+
+
 def _one(item: Any, index: int | None, now: datetime, limits: Limits, out: Decoded) -> None:
+    if isinstance(item, Duplicated):
+        out.rejects.append(item.reject(index))
+        return
     if not isinstance(item, dict):
         out.rejects.append(Reject("wrong_type", "NotAnObject", f"item is {type(item).__name__}", index))
         return
@@ -192,7 +250,7 @@ def _one(item: Any, index: int | None, now: datetime, limits: Limits, out: Decod
     try:
         event: TypedEvent = _EVENT.validate_python(item)
     except PydanticValidationError as exc:
-        out.rejects.append(_from_pydantic(exc, index))
+        out.rejects.append(Reject.from_validation_error(exc, index))
         return
     _admit(event, index, now, limits, out)
 
@@ -207,24 +265,6 @@ def _admit(event: TypedEvent, index: int | None, now: datetime, limits: Limits, 
         out.rejects.append(Reject("clock_skew", "ClockSkew", detail, index))
         return
     out.events.append(event)
-
-
-def _from_pydantic(exc: PydanticValidationError, index: int | None) -> Reject:
-    errors = exc.errors(include_url=False, include_input=False)
-    kinds = {str(e["type"]) for e in errors}
-    if "finite_number" in kinds:
-        reason = "non_finite"
-    elif "missing" in kinds:
-        reason = "missing_field"
-    elif kinds & {"too_long", "string_too_long"}:
-        reason = "oversize"
-    elif any(k.endswith("_type") or k == "literal_error" or k.endswith("_parsing") for k in kinds):
-        reason = "wrong_type"
-    else:
-        reason = "invalid"
-    first = errors[0]
-    where = ".".join(str(p) for p in first["loc"])
-    return Reject(reason, "ValidationError", f"{where}: {first['msg']} ({exc.error_count()} errors)", index)
 
 
 def skew_window(limits: Limits) -> tuple[timedelta, timedelta]:

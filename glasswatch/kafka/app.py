@@ -9,21 +9,28 @@ Decisions a successor needs:
   (compacted changelog, records up to ``STATE_MAX_BYTES``):
   the statistics and the last applied offset are one value, written with one changelog record,
   so a replay after SIGKILL skips what was applied (see :class:`~glasswatch.monitor.stats.PartitionState`).
-  Values are zlib-compressed pickles of :class:`~glasswatch.monitor.partition.PartitionState` (River
-  objects pickle well); the changelog topic is private to this app, only our own writer produces them.
+  Values are :class:`~glasswatch.monitor.partition.PartitionState` in the signed envelope of
+  :mod:`glasswatch.kafka.state_codec` (a restricted pickle, HMAC-keyed by the worker's secret): a
+  record forged into the changelog is refused, never run, and the partition restarts from empty
+  state at the committed offset; so does one the codec cannot read (logged once with what to do).
+  A record signed with another worker's key is a misconfigured group, not an attack:
+  :meth:`GlasswatchApp.read_state` raises :class:`~glasswatch.errors.ConfigError` and the ingest
+  agent stops the worker, leaving the state as it is.
 * Offsets are committed by Faust only after the producer is flushed (changelog and dead letters
   included), which gives at-least-once delivery; the offset check turns it into exactly-once effect.
 """
 
 from __future__ import annotations
 
-import pickle
-import zlib
-from dataclasses import dataclass
+import hashlib
+import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 
+from glasswatch.errors import ConfigError, StateRefused
+from glasswatch.kafka.state_codec import MAGIC, StateCodec
 from glasswatch.monitor.partition import PartitionState
 from glasswatch.settings import Settings
 
@@ -33,14 +40,25 @@ STATE_MAX_BYTES = 16 * 1024 * 1024
 """Upper bound of one partition's compressed state (changelog record and producer request)."""
 
 
-def encode_state(state: PartitionState) -> bytes:
-    """The table value of a partition's state: a zlib-compressed pickle."""
-    return zlib.compress(pickle.dumps(state, protocol=5), 1)
+log = logging.getLogger(__name__)
 
 
-def decode_state(value: bytes) -> PartitionState:
-    """Inverse of :func:`encode_state` (only our own writer produces the changelog)."""
-    state: PartitionState = pickle.loads(zlib.decompress(value))  # noqa: S301 (our own changelog)
+def encode_state(state: PartitionState, codec: StateCodec) -> bytes:
+    """The table value of a partition's state: signed by ``codec`` (:mod:`~glasswatch.kafka.state_codec`)."""
+    return codec.encode(state)
+
+
+def decode_state(value: bytes, codec: StateCodec) -> PartitionState:
+    """Inverse of :func:`encode_state`; raises :class:`~glasswatch.errors.StateRefused`.
+
+    A state of the previous release (read only with ``accept_legacy_state``) keeps its statistics,
+    counters, dead-letter rate and offset; its model monitors are dropped (their classes changed
+    since) and restart their warm-up with the next events."""
+    return codec.decode(value, PartitionState, migrate=_carry_over)
+
+
+def _carry_over(state: PartitionState) -> PartitionState:
+    state.monitors = {}
     return state
 
 
@@ -55,20 +73,77 @@ class GlasswatchApp:
     alerts: Any
     state: Any  # faust.Table[str, bytes]: encode_state(PartitionState) per source partition
     settings: Settings
+    codec: StateCodec
+    """Signs the state values and checks them on read (the worker's key)."""
+    _logged: set[tuple[str, str]] = field(default_factory=set, init=False, repr=False)
+    """(key, value digest) of the refused and legacy values already logged."""
 
     def read_state(self, key: str) -> PartitionState | None:
-        """The stored state of one source partition (``topic:partition``), if any."""
+        """The stored state of one source partition (``topic:partition``); None if there is none
+        or the codec refuses it (logged once per value: the partition restarts from empty state).
+
+        Raises :class:`~glasswatch.errors.ConfigError` for a value signed with another worker's
+        key (``foreign_key``): the consumer group is misconfigured, and restarting from empty state
+        would throw the partition's statistics and monitors away; the value is left as it is."""
         value: bytes | None = self.state.get(key)
-        return decode_state(value) if value else None
+        if not value:
+            return None
+        try:
+            return self._decode(key, value, foreign_fatal=True)
+        except StateRefused as exc:  # foreign_key only: every other refusal is None
+            raise ConfigError(
+                f"partition state of {key} is signed with another worker's state key: workers of one "
+                f"consumer group must share GLASSWATCH_WORKER__STATE_KEY. Give every worker of "
+                f"{self.settings.worker.app_id!r} the same key and restart; the stored state is kept "
+                f"({exc.detail})"
+            ) from None
 
     def read_states(self) -> dict[str, PartitionState]:
-        """The stored states of every source partition this worker holds."""
-        return {k: decode_state(v) for k, v in self.state.items() if v}
+        """The stored states of every source partition this worker holds (refused ones left out)."""
+        states = {k: self._decode(k, v) for k, v in self.state.items() if v}
+        return {k: st for k, st in states.items() if st is not None}
+
+    def write_state(self, key: str, state: PartitionState) -> None:
+        """Store a partition's state (call within the event context of its last message)."""
+        self.state[key] = encode_state(state, self.codec)
+
+    def _decode(self, key: str, value: bytes, *, foreign_fatal: bool = False) -> PartitionState | None:
+        """The decoded state, None if refused (logged once per value); with ``foreign_fatal`` a
+        ``foreign_key`` refusal is raised instead (unlogged: the caller reports it)."""
+        try:
+            state = decode_state(value, self.codec)
+        except StateRefused as exc:
+            if exc.reason == "foreign_key" and foreign_fatal:
+                raise
+            if self._first_time(key, value):
+                log.error(
+                    "partition state of %s refused (%s): %s. The partition restarts from empty state "
+                    "at the committed offset (statistics and monitors before it are not carried over)",
+                    key,
+                    exc.reason,
+                    exc,
+                )
+            return None
+        if not bytes(value).startswith(MAGIC) and self._first_time(key, value):
+            log.warning(
+                "partition state of %s read from the previous release's unsigned format: statistics, "
+                "counters and offset carried over, model monitors restart their warm-up (alerts they "
+                "had open are not carried over); it is signed when the partition is next written",
+                key,
+            )
+        return state
+
+    def _first_time(self, key: str, value: bytes) -> bool:
+        seen = (key, hashlib.sha256(value).hexdigest())
+        new = seen not in self._logged
+        self._logged.add(seen)
+        return new
 
 
 def create_app(settings: Settings) -> GlasswatchApp:
     worker = settings.worker
     worker.data_dir.mkdir(parents=True, exist_ok=True)
+    codec = StateCodec.from_settings(worker)
     app = faust.App(
         worker.app_id,
         broker=f"kafka://{settings.kafka.bootstrap}",
@@ -102,7 +177,7 @@ def create_app(settings: Settings) -> GlasswatchApp:
         default=None,
         partitions=settings.kafka.partitions,
         key_type=str,
-        value_type=bytes,  # zlib-compressed pickled PartitionState, (de)serialised by the agent
+        value_type=bytes,  # encode_state(PartitionState): signed envelope, (de)serialised by the agent
         extra_topic_configs={"max.message.bytes": str(STATE_MAX_BYTES), "cleanup.policy": "compact"},
         help="Per source partition: statistics and the last applied offset.",
     )
@@ -114,4 +189,5 @@ def create_app(settings: Settings) -> GlasswatchApp:
         alerts=alerts,
         state=state,
         settings=settings,
+        codec=codec,
     )

@@ -102,7 +102,9 @@ class AnomalyScorer:
     def _freeze(self) -> None:
         for name in sorted(self._n):
             lo, hi = self._lo[name], self._hi[name]
-            margin = 0.1 * (hi - lo) or 1.0
+            margin = 0.1 * (hi - lo)
+            if not margin >= 1e-300:  # constant (or subnormal-spread): a unit margin, at scale
+                margin = max(1.0, 1e-9 * abs(lo))  # (1.0 alone vanishes next to 1e100)
             lo, hi = lo - margin, hi + margin
             mean = self._sum[name] / self._n[name]
             self._scale[name] = (lo, 1.0 / (hi - lo), (mean - lo) / (hi - lo))

@@ -4,6 +4,17 @@ All models are frozen pydantic v2 models that reject unknown fields, non-finite 
 oversized payloads. ``schema_version`` lets the contract evolve: a consumer refuses versions it
 does not know (reason ``unknown_schema_version``) instead of guessing.
 
+**Numbers** a producer writes (feature values, ``prediction``, ``label``, ``latency_ms``,
+probabilities) are finite and at most :data:`MAX_ABS` (``1e100``) in magnitude, integers included
+(an integer literal of 400 digits never reaches ``float()``); anything else is refused as
+``out_of_range``. Why ``1e100``: the window aggregates square values and sum the squares over up
+to ~1e9 events per pane, so ``(2 * MAX_ABS) ** 2 * 1e9 = 4e209`` must stay below the float64
+maximum (``1.8e308``), with about 1e99 of headroom left for a product of two such statistics.
+
+**event_time** is an ISO-8601 / RFC 3339 string with seconds and an explicit offset (``Z`` or
+``±hh:mm``), e.g. ``2026-01-01T00:00:00Z`` (:data:`ISO_DATETIME`); integers, numeric strings and
+naive times are refused. A timezone-aware ``datetime`` is accepted when built from Python.
+
 Examples
 --------
 >>> from datetime import datetime, timezone
@@ -18,54 +29,122 @@ True
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
+    WithJsonSchema,
 )
+from pydantic_core import CoreSchema, core_schema
 
 __all__ = [
+    "EPOCH",
+    "ISO_DATETIME",
+    "MAX_ABS",
     "MAX_BATCH",
     "MAX_FEATURES",
+    "MAX_INT",
+    "MAX_TAGS",
+    "NAME_PATTERN",
     "SCHEMA_VERSION",
+    "AwareDatetime",
     "BatchEnvelope",
     "Event",
     "FeatureEvent",
     "FeatureValue",
+    "Id",
     "LabelEvent",
+    "Message",
+    "Name",
+    "NonNegative",
+    "Number",
     "PredictionEvent",
+    "Probability",
+    "ShortStr",
     "Tick",
+    "TypedEvent",
+    "Version",
 ]
 
 SCHEMA_VERSION = 1
 MAX_FEATURES = 512
 MAX_BATCH = 10_000
 MAX_TAGS = 32
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""The Unix epoch (UTC): event-time milliseconds count from it."""
 
-Name = Annotated[StrictStr, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-/]+$")]
+MAX_ABS = 1e100
+"""Largest magnitude of a float a producer may write (see the module docstring for why)."""
+MAX_INT = 10**100
+"""Largest magnitude of an integer a producer may write (the same bound, exact)."""
+NAME_PATTERN = r"^[A-Za-z0-9_.:\-/]+$"
+"""Model, feature, class and tag names: letters, digits and ``_ . : - /``."""
+ISO_DATETIME = (
+    r"^(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+"""The form of ``event_time`` (RFC 3339 ``date-time``: seconds and an explicit offset required)."""
+
+Name = Annotated[StrictStr, Field(min_length=1, max_length=128, pattern=NAME_PATTERN)]
 Id = Annotated[StrictStr, Field(min_length=1, max_length=128)]
 ShortStr = Annotated[StrictStr, Field(max_length=1024)]
-Number = StrictInt | StrictFloat
-FeatureValue = StrictBool | StrictInt | StrictFloat | ShortStr | None
-"""A feature value: number, category (string), boolean, or ``None`` for missing."""
+# Bounds on each member (not on the union): pydantic-core checks them natively, on the fast path
+# too, and the JSON Schema carries them as minimum/maximum.
+Number = (
+    Annotated[StrictInt, Field(ge=-MAX_INT, le=MAX_INT)]
+    | Annotated[StrictFloat, Field(ge=-MAX_ABS, le=MAX_ABS)]
+)
+"""A finite number of magnitude at most ``1e100`` (integers included)."""
+NonNegative = (
+    Annotated[StrictInt, Field(ge=0, le=MAX_INT)] | Annotated[StrictFloat, Field(ge=0.0, le=MAX_ABS)]
+)
+"""A :data:`Number` that is not negative (``latency_ms``)."""
+Probability = Annotated[StrictInt, Field(ge=0, le=1)] | Annotated[StrictFloat, Field(ge=0.0, le=1.0)]
+"""A number in ``[0, 1]``."""
+FeatureValue = (
+    StrictBool
+    | Annotated[StrictInt, Field(ge=-MAX_INT, le=MAX_INT)]
+    | Annotated[StrictFloat, Field(ge=-MAX_ABS, le=MAX_ABS)]
+    | ShortStr
+    | None
+)
+"""A feature value: number (see :data:`Number`), category (string), boolean, or ``None`` for missing."""
 
 
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("event_time must carry a timezone (use UTC, e.g. 2026-01-01T00:00:00Z)")
-    return value
+class _IsoDatetime:
+    """``event_time``'s core schema, native end to end (no Python call per event): from JSON only
+    a string of the :data:`ISO_DATETIME` form (its offset makes it aware), from Python also an
+    aware ``datetime``."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        from_text = core_schema.chain_schema(
+            [core_schema.str_schema(pattern=ISO_DATETIME), core_schema.datetime_schema(tz_constraint="aware")]
+        )
+        aware = core_schema.datetime_schema(strict=True, tz_constraint="aware")
+        return core_schema.json_or_python_schema(
+            json_schema=from_text,
+            python_schema=core_schema.union_schema([aware, from_text]),
+            serialization=aware.get("serialization"),
+        )
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+AwareDatetime = Annotated[
+    datetime,
+    _IsoDatetime,
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": ISO_DATETIME}),
+]
+"""A timezone-aware time: an ISO-8601 string with an offset (:data:`ISO_DATETIME`) in JSON."""
 
 
 def _not_bool(value: object) -> object:
@@ -94,10 +173,8 @@ class PredictionEvent(_Contract):
     event_time: AwareDatetime
     features: Annotated[dict[Name, FeatureValue], Field(max_length=MAX_FEATURES)] | None = None
     prediction: Number | ShortStr | None = None
-    probabilities: (
-        Annotated[dict[Name, Annotated[Number, Field(ge=0.0, le=1.0)]], Field(max_length=256)] | None
-    ) = None
-    latency_ms: Annotated[Number, Field(ge=0.0)] | None = None
+    probabilities: Annotated[dict[Name, Probability], Field(max_length=256)] | None = None
+    latency_ms: NonNegative | None = None
     tags: Annotated[dict[Name, ShortStr], Field(max_length=MAX_TAGS)] = Field(default_factory=dict)
 
 
@@ -123,7 +200,10 @@ class LabelEvent(_Contract):
     label: Number | ShortStr
 
 
-Event = Annotated[PredictionEvent | FeatureEvent | LabelEvent, Field(discriminator="type")]
+TypedEvent = PredictionEvent | FeatureEvent | LabelEvent
+"""A validated event, as the monitors consume it (batches unpacked, ticks set apart)."""
+Event = Annotated[TypedEvent, Field(discriminator="type")]
+"""The same, as a discriminated union for validation (on ``type``)."""
 
 
 class Tick(_Contract):
@@ -144,3 +224,7 @@ class BatchEnvelope(_Contract):
     schema_version: Version = 1
     type: Literal["batch"] = "batch"
     events: Annotated[list[Event], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+Message = Annotated[TypedEvent | BatchEnvelope, Field(discriminator="type")]
+"""Any message a producer may send to an input topic (ticks are the worker's own)."""

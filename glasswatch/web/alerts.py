@@ -1,26 +1,54 @@
 """Alert pages and playbooks served by the worker: every alert's dashboard and playbook links work.
 
 ``/alerts/`` lists recent alerts, ``/alerts/<fingerprint>/`` shows one condition's history with its
-evidence, lineage and replay command, ``/playbooks/<kind>.md`` serves the playbook. The worker
-remembers the alerts it emitted (bounded); older ones are looked up in the alerts topic.
+evidence, labels, lineage and replay command, ``/playbooks/<kind>.md`` serves the playbook. The
+worker remembers the alerts it emitted (bounded); older ones are looked up in the alerts topic.
+
+Everything on these pages may come from a producer (anyone who can write the alerts topic), so
+the HTML is rendered by Jinja2 templates (``web/templates/``) with autoescape on, links are shown
+only when they are http(s) (the contract refuses others too), and a record on the alerts topic
+that is not a valid alert is skipped and counted, never a 500.
 """
 
 from __future__ import annotations
 
-import html
 import json
+import logging
+import re
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import faust
+import jinja2
+import pydantic
 
-from glasswatch.schemas.alert import Alert
+from glasswatch.errors import BrokerError
+from glasswatch.schemas.alert import FINGERPRINT_HEX, Alert, http_link
+from glasswatch.schemas.text import printable
 
-__all__ = ["AlertBook", "playbook_text", "render_alert_page", "render_index"]
+__all__ = [
+    "AlertBook",
+    "AlertLoader",
+    "attach_alert_pages",
+    "playbook_text",
+    "render_alert_page",
+    "render_index",
+    "render_missing",
+    "render_playbook",
+    "safe_link",
+    "topic_loader",
+]
+
+log = logging.getLogger(__name__)
 
 _REPO_PLAYBOOKS = Path(__file__).resolve().parents[2] / "docs" / "playbooks"
+_FINGERPRINT = re.compile(rf"[0-9a-f]{{{FINGERPRINT_HEX}}}")
+
+AlertLoader = Callable[[str], Awaitable[list[Alert]]]
+"""``load(fingerprint)``: the alerts of one condition that this worker no longer remembers."""
 
 
 class AlertBook:
@@ -34,11 +62,38 @@ class AlertBook:
     ...                 signal="events:rate", summary="rate dropped", starts_at=t)
     >>> book.add(a); book.add(a); len(book.history(a.fingerprint))
     1
+
+    Records read back from the alerts topic go through :meth:`parse`: a record that is not a
+    valid alert is skipped and counted (logged once per book), never raised.
+
+    >>> book.parse(b"not json") is None, book.parse(a.model_dump_json().encode()) == a, book.skipped
+    (True, True, 1)
     """
 
     def __init__(self, capacity: int = 2000) -> None:
         self.capacity = capacity
+        self.skipped = 0
+        """Records of the alerts topic that were not valid alerts (not JSON, refused by the contract)."""
         self._by_fp: OrderedDict[str, dict[str, Alert]] = OrderedDict()
+
+    def parse(self, value: bytes | str | Mapping[str, Any] | None) -> Alert | None:
+        """The alert in one alerts-topic record (its value, raw or decoded), or None when the
+        record is not a valid alert: counted in :attr:`skipped`, the first one logged."""
+        try:
+            if isinstance(value, Mapping):
+                return Alert.model_validate(value)
+            if value is None:
+                raise ValueError("empty record")
+            return Alert.model_validate_json(value)
+        except (pydantic.ValidationError, ValueError) as exc:
+            self.skipped += 1
+            if self.skipped == 1:
+                log.warning(
+                    "skipping records of the alerts topic that are not valid alerts (first: %s); "
+                    "later ones are only counted",
+                    _why(exc),
+                )
+            return None
 
     def add(self, alert: Alert) -> None:
         entries = self._by_fp.setdefault(alert.fingerprint, {})
@@ -56,11 +111,20 @@ class AlertBook:
         return [self.history(fp)[-1] for fp in reversed(self._by_fp)]
 
 
+def _why(exc: Exception) -> str:
+    """One short, printable line on why a record is not an alert."""
+    if isinstance(exc, pydantic.ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(record)"
+        return printable(f"{where}: {first['msg']}", limit=200)
+    return printable(str(exc), limit=200)
+
+
 def playbook_text(kind: str) -> str | None:
     """The playbook markdown of an alert kind: packaged copy, else the source checkout's docs/."""
-    name = f"{kind}.md"
-    if not name.replace("_", "").replace(".", "").isalnum():
+    if re.fullmatch(r"[a-z0-9_]+", kind) is None:
         return None
+    name = f"{kind}.md"
     try:
         return (resources.files("glasswatch") / "playbooks" / name).read_text(encoding="utf-8")
     except (FileNotFoundError, NotADirectoryError, OSError):
@@ -69,66 +133,86 @@ def playbook_text(kind: str) -> str | None:
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}"
-    "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}"
-    ".firing{color:#b00}.resolved{color:#070}code,pre{background:#f4f4f4;padding:.2rem}"
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("glasswatch.web", "templates"),
+    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+    undefined=jinja2.StrictUndefined,
 )
 
 
-def _page(title: str, body: str) -> str:
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{_STYLE}</style></head><body>{body}</body></html>"
-    )
+def safe_link(url: object) -> str | None:
+    """``url`` when a page may link to it (an absolute http(s) URL), else None.
+
+    >>> safe_link("https://example.com/runs/1"), safe_link("javascript:alert(1)"), safe_link(None)
+    ('https://example.com/runs/1', None, None)
+    """
+    if not isinstance(url, str):
+        return None
+    try:
+        return http_link(url)
+    except ValueError:
+        return None
+
+
+def _as_json(value: object) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+_TEMPLATES.filters["http_only"] = safe_link
+_TEMPLATES.filters["as_json"] = _as_json
 
 
 def render_index(alerts: list[Alert]) -> str:
-    rows = "".join(
-        f"<tr><td class='{a.status.value}'>{a.status.value}</td><td>{a.severity.value}</td>"
-        f"<td>{html.escape(a.model)}</td><td>{a.kind.value}</td><td>{html.escape(a.signal)}</td>"
-        f"<td><a href='/alerts/{a.fingerprint}/'>{html.escape(a.summary)}</a></td>"
-        f"<td>{a.starts_at.isoformat()}</td></tr>"
-        for a in alerts
-    )
-    cols = ("status", "severity", "model", "kind", "signal", "summary", "since")
-    head = "<tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>"
-    return _page("glasswatch alerts", f"<h1>Alerts</h1><table id='alerts'>{head}{rows}</table>")
+    """``/alerts/``: the latest alert of each remembered condition."""
+    return _TEMPLATES.get_template("index.html").render(alerts=alerts)
 
 
 def render_alert_page(history: list[Alert]) -> str:
+    """``/alerts/<fingerprint>/``: the latest alert of a condition with its evidence, labels,
+    lineage, replay command and history."""
     a = history[-1]
-    evidence = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v, default=str))}</td></tr>"
-        for k, v in a.evidence.items()
-    )
-    lineage = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(json.dumps(v, default=str))}</td></tr>"
-        for k, v in a.lineage.model_dump(mode="json").items()
-    )
-    events = "".join(
-        f"<li class='{h.status.value}'>{h.status.value} at {(h.ends_at or h.starts_at).isoformat()} "
-        f"(severity {h.severity.value}, id <code>{h.id}</code>)</li>"
-        for h in history
-    )
-    mlflow = f" · <a href='{html.escape(a.links.mlflow_run)}'>MLflow run</a>" if a.links.mlflow_run else ""
-    body = (
-        f"<p><a href='/alerts/'>all alerts</a></p>"
-        f"<h1 class='{a.status.value}' id='summary'>{html.escape(a.summary)}</h1>"
-        f"<p>model <b>{html.escape(a.model)}</b> · kind <b>{a.kind.value}</b> · signal "
-        f"<code>{html.escape(a.signal)}</code> · severity <b>{a.severity.value}</b> · status "
-        f"<b id='status'>{a.status.value}</b></p>"
-        f"<p><a id='playbook' href='{html.escape(a.links.playbook)}'>playbook</a>{mlflow}</p>"
-        f"<h2>Evidence</h2><table id='evidence'>{evidence}</table>"
-        f"<h2>Lineage</h2><table id='lineage'>{lineage}</table>"
-        f"<h2>Reproduce</h2><pre id='replay'>{html.escape(a.replay_command or '(no replay command)')}</pre>"
-        f"<h2>History</h2><ul>{events}</ul>"
-    )
-    return _page(f"{a.kind.value}: {a.summary}", body)
+    lineage = a.lineage.model_dump(mode="json")
+    return _TEMPLATES.get_template("alert.html").render(a=a, history=history, lineage=lineage)
 
 
-def attach_alert_pages(app: faust.App, book: AlertBook, load_from_topic: Any = None) -> None:
-    """Register the pages on a Faust app (``load_from_topic(fp)`` finds alerts this worker forgot)."""
+def render_missing(fingerprint: str) -> str:
+    """The 404 page of an unknown fingerprint."""
+    return _TEMPLATES.get_template("missing.html").render(fingerprint=fingerprint)
+
+
+def render_playbook(name: str, text: str) -> str:
+    """A playbook page (the markdown as preformatted text)."""
+    return _TEMPLATES.get_template("playbook.html").render(name=name, text=text)
+
+
+def topic_loader(bootstrap: str, topic: str, book: AlertBook, *, timeout_s: float = 10.0) -> AlertLoader:
+    """An :data:`AlertLoader` that reads the alerts topic to its end and keeps the valid alerts of
+    the fingerprint asked for (bad records are skipped and counted in ``book``); an unreachable
+    broker gives no alerts (logged), not an error page."""
+
+    async def load(fingerprint: str) -> list[Alert]:
+        from glasswatch.kafka.reader import read_topic
+
+        try:
+            records = await read_topic(bootstrap, topic, timeout_s=timeout_s)
+        except BrokerError:
+            log.warning("alerts topic %s unreadable for alert %s", topic, fingerprint)
+            return []
+        found = []
+        for rec in records:
+            if rec.key is not None and rec.key != fingerprint.encode():
+                continue  # alerts are keyed by fingerprint: skip others without parsing them
+            alert = book.parse(rec.value)
+            if alert is not None and alert.fingerprint == fingerprint:
+                found.append(alert)
+        return found
+
+    return load
+
+
+def attach_alert_pages(app: faust.App, book: AlertBook, load_from_topic: AlertLoader | None = None) -> None:
+    """Register the pages on a Faust app (``load_from_topic(fp)`` finds alerts this worker forgot;
+    see :func:`topic_loader`)."""
 
     @app.page("/alerts/")
     async def alerts_index(view: Any, request: Any) -> Any:
@@ -136,15 +220,15 @@ def attach_alert_pages(app: faust.App, book: AlertBook, load_from_topic: Any = N
 
     @app.page("/alerts/{fingerprint}/")
     async def alert_page(view: Any, request: Any, fingerprint: str) -> Any:
+        if _FINGERPRINT.fullmatch(fingerprint) is None:  # not a fingerprint: no topic scan
+            return view.html(render_missing(fingerprint), status=404)
         history = book.history(fingerprint)
         if not history and load_from_topic is not None:
             for alert in await load_from_topic(fingerprint):
                 book.add(alert)
             history = book.history(fingerprint)
         if not history:
-            return view.html(
-                _page("unknown alert", f"<h1>No alert {html.escape(fingerprint)}</h1>"), status=404
-            )
+            return view.html(render_missing(fingerprint), status=404)
         return view.html(render_alert_page(history))
 
     @app.page("/playbooks/{name}")
@@ -152,6 +236,6 @@ def attach_alert_pages(app: faust.App, book: AlertBook, load_from_topic: Any = N
         text = playbook_text(name.removesuffix(".md"))
         if text is None:
             return view.text(f"no playbook {name}\n", status=404)
-        return view.html(_page(name, f"<pre id='playbook-text'>{html.escape(text)}</pre>"))
+        return view.html(render_playbook(name, text))
 
     del alerts_index, alert_page, playbook
