@@ -16,7 +16,7 @@ import json
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
@@ -50,8 +50,16 @@ class TopicSettings(_Section):
     windows: str = "glasswatch-windows"
     alerts: str = "glasswatch-alerts"
     silences: str = "glasswatch-silences"
-    deliveries: str = "glasswatch-alerts.deliveries"
-    """The router's delivery log (compacted): what was delivered, so a restart re-pages no one."""
+    deliveries: str = ""
+    """The router's delivery log (compacted): what was delivered, so a restart re-pages no one.
+    Default ``<alerts>.deliveries``: it belongs to one alerts topic (two alerts topics sharing a log
+    would each see the other's deliveries as their own and page no one)."""
+
+    @model_validator(mode="after")
+    def _deliveries_follow_alerts(self) -> TopicSettings:
+        if not self.deliveries:
+            object.__setattr__(self, "deliveries", f"{self.alerts}.deliveries")
+        return self
 
 
 class ValidationSettings(_Section):
