@@ -79,9 +79,11 @@ class WorkerSettings(_Section):
     """Base URL of the worker's pages in alert links (default ``http://127.0.0.1:<web_port>``)."""
     monitors: bool = True
     """Run the online monitors (windows, thresholds, drift detectors, anomaly scoring)."""
-    labels: bool = True
+    labels: bool = False
     """Join label events to their predictions (performance_drop, concept_drift); costs a second
-    decode of every prediction message."""
+    decode of every prediction message. Opt-in for now: with it on, the consumer-group fault run
+    (tests/integration/test_fault_runs.py, a worker added and one killed mid-stream) lost one
+    envelope of one partition in 2 of 4 runs; single-worker SIGKILL runs of the join are exact."""
     monitor_specs: Path | None = None
     """A YAML monitor spec file or a folder of them; models without a spec get the defaults."""
     idle_after_s: float = Field(default=60.0, gt=0)

@@ -17,7 +17,9 @@ Per drift window (one at a time, in the order they close, so alerts are determin
 2. the window's rows: its offset ranges read back from the input topics
    (:func:`glasswatch.kafka.reader.read_range`);
 3. :func:`glasswatch.drift.job.run_window` (decode, Evidently, quality) in a
-   ``ProcessPoolExecutor`` (spawned workers, warmed at start), never on the event loop;
+   ``ProcessPoolExecutor`` (:mod:`glasswatch.agents.drift_pool`: spawned workers at a lower CPU priority, nice
+   ``JOB_NICENESS``, so that ingest on the same machine wins the CPU; warmed at start), never on
+   the event loop;
 4. ``store.log_drift_run`` in a thread (an MLflow failure is logged; the alerts go out without
    the run link);
 5. :class:`glasswatch.drift.alerts.DriftAlerts` → alerts topic (:func:`alert_record`, ``acks=all``);
@@ -25,30 +27,32 @@ Per drift window (one at a time, in the order they close, so alerts are determin
 
 A restart re-reads the uncommitted summaries, so a window whose alerts were published but not
 committed runs again: the MLflow run is found by its window id (not logged twice) and its alerts
-have the same ids (the router drops them as duplicates).
+have the same ids and content (the router drops them as duplicates). The alert state (open
+alerts, columns awaiting confirmation) is rebuilt before a model's first window after the start:
+its MLflow runs of earlier windows are read back newest first down to the last run that
+cleared everything (:meth:`DriftAlerts.clears`, at most ``MAX_REPLAY`` runs) and replayed in
+order, so the restarted agent raises exactly the alerts an uninterrupted one would. (A window
+whose run could not be logged in MLflow, and ``no_reference`` alerts, are not replayed.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
-import multiprocessing
 import time
-import warnings
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
-import pandas as pd
 import pydantic
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from glasswatch.agents.drift_pool import job_pool, run_job, warm_pool
 from glasswatch.agents.drift_windows import DriftJob, DriftWindowBook
 from glasswatch.drift.alerts import DriftAlerts, DriftOutcome
-from glasswatch.drift.job import DriftResult, run_window
+from glasswatch.drift.job import DriftResult
 from glasswatch.drift.reference import Reference, ReferenceStore
 from glasswatch.drift.spec import DriftSpec
 from glasswatch.drift.window import DriftWindow
@@ -59,9 +63,12 @@ from glasswatch.monitor.replay import Message
 from glasswatch.monitor.summary import WindowSummary
 from glasswatch.schemas.alert import Alert
 
-__all__ = ["DriftRuntime", "DriftStats", "read_window", "warm_pool"]
+__all__ = ["MAX_REPLAY", "DriftRuntime", "DriftStats", "read_window"]
 
 log = logging.getLogger(__name__)
+
+MAX_REPLAY = 500
+"""Most MLflow runs a restarted agent replays per model to rebuild its alert state."""
 
 
 async def read_window(bootstrap: str, window: DriftWindow, *, timeout_s: float = 60.0) -> list[Message]:
@@ -70,15 +77,6 @@ async def read_window(bootstrap: str, window: DriftWindow, *, timeout_s: float =
     for o in window.offsets:
         out.extend(await read_range(bootstrap, o.topic, o.partition, o.first, o.last, timeout_s=timeout_s))
     return out
-
-
-def warm_pool() -> bool:
-    """Import Evidently in a pool worker (its first job would otherwise pay for it)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        importlib.import_module("evidently.legacy.report")
-        importlib.import_module("evidently.legacy.metrics")
-    return True
 
 
 @dataclass
@@ -91,6 +89,7 @@ class DriftStats:
     no_reference: int = 0
     failures: int = 0
     alerts: int = 0
+    replayed: int = 0
     last_job_s: float = 0.0
 
 
@@ -124,13 +123,13 @@ class DriftRuntime:
         self.on_alert = on_alert
         self.retry_missing_s = retry_missing_s
         self._own_pool = pool is None
-        self.pool: Executor = pool or ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        self.pool: Executor = pool or job_pool(workers)
         self.alerter = DriftAlerts()
         self.stats = DriftStats()
         self.book = DriftWindowBook(self._params)
         self._queue: asyncio.Queue[DriftJob] = asyncio.Queue()
         self._references: dict[tuple[str, str], tuple[Reference | None, float]] = {}
+        self._restored: set[str] = set()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
 
@@ -241,9 +240,44 @@ class DriftRuntime:
             known = self._references[key] = (ref, time.monotonic())
         return known[0]
 
+    def _history(self, window: DriftWindow) -> list[DriftOutcome]:
+        """The logged runs of ``window``'s model before it, from the last one that cleared
+        everything, oldest first (blocking: MLflow)."""
+        runs: list[DriftOutcome] = []
+        seen: set[str] = set()
+        for logged in self.store.drift_history(window.model, window.end):
+            if logged.window.id in seen or logged.window.id == window.id:
+                continue
+            seen.add(logged.window.id)
+            result = DriftResult.model_validate(logged.result)
+            if DriftAlerts.clears(result) or len(runs) >= MAX_REPLAY:
+                break
+            runs.append(DriftOutcome(logged.window, result, reference_sha256=logged.reference_sha256,
+                                     run_id=logged.run_id, run_url=logged.run_url,
+                                     report_url=logged.report_url, config_hash=logged.spec.config_hash()))
+        return sorted(runs, key=lambda o: o.window.end)
+
+    async def _restore(self, window: DriftWindow) -> None:
+        """Rebuild the alert state of ``window``'s model from its earlier runs (once per start)."""
+        loop = asyncio.get_running_loop()
+        try:
+            history = await loop.run_in_executor(None, self._history, window)
+        except TrackingError as exc:
+            log.warning("drift: cannot read the earlier runs of %s (%s); starting without them",
+                        window.model, exc)
+            history = []
+        for outcome in history:
+            self.alerter.update(outcome)  # the alerts were published by the earlier run
+        self._restored.add(window.model)
+        self.stats.replayed += len(history)
+        if history:
+            log.info("drift: replayed %d earlier runs of %s", len(history), window.model)
+
     async def handle(self, window: DriftWindow) -> tuple[Alert, ...]:
         """Run one drift window end to end and publish its alerts."""
         loop = asyncio.get_running_loop()
+        if window.model not in self._restored:
+            await self._restore(window)
         if window.model_version is None:
             reason = "the events carry no model_version"
             return await self._publish(self.alerter.no_reference(window, reason).alerts)
@@ -254,8 +288,10 @@ class DriftRuntime:
             return await self._publish(self.alerter.no_reference(window, reason).alerts)
         spec = self.spec_for(window.model)
         messages = await read_window(self.bootstrap, window)
+        log.info("drift: window %s of %s v%s: job started (%d messages)", window.id, window.model,
+                 window.model_version, len(messages))
         started = time.perf_counter()
-        rows, result = await loop.run_in_executor(self.pool, _job, messages, window, ref, spec)
+        rows, result = await loop.run_in_executor(self.pool, run_job, messages, window, ref, spec)
         self.stats.last_job_s = time.perf_counter() - started
         if result.skipped:
             self.stats.skipped += 1
@@ -284,10 +320,3 @@ class DriftRuntime:
                 self.on_alert(a)
         self.stats.alerts += len(out)
         return out
-
-
-def _job(
-    messages: list[Message], window: DriftWindow, ref: Reference, spec: DriftSpec
-) -> tuple[pd.DataFrame, DriftResult]:
-    """Pool entry point (top level, picklable): rows and result of one window."""
-    return run_window(messages, window, ref.data, spec, target=ref.target)

@@ -37,14 +37,29 @@ _ORDER = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
 def feature_of(alert: Alert) -> str | None:
-    """The feature an alert is about, if any."""
+    """The feature an alert is about, if any: ``labels["feature"]``, ``evidence["feature"]``
+    (what the monitors set), else the name in a ``feature:<name>:<stat>`` signal (split at the
+    *last* ``:``; ``feature:<name>`` without a stat when the name holds no ``:``).
+
+    >>> from datetime import datetime, timezone
+    >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> def on(signal, **kw):
+    ...     return Alert.build(kind=AlertKind.FEATURE_DRIFT, severity=Severity.INFO, model="bc",
+    ...                        signal=signal, summary="drifted", starts_at=t, **kw)
+    >>> [feature_of(on(s)) for s in ("feature:mean radius:drift", "feature:a:b:mean", "feature:age")]
+    ['mean radius', 'a:b', 'age']
+    >>> feature_of(on("feature:a:b:mean", evidence={"feature": "a:b:mean"}))  # the evidence decides
+    'a:b:mean'
+    """
     if alert.labels.get("feature"):
         return alert.labels["feature"]
     ev = alert.evidence.get("feature")
     if isinstance(ev, str) and ev:
         return ev
     if alert.signal.startswith("feature:"):
-        return alert.signal.split(":")[1] or None
+        # ``feature:<name>:<stat>``: the stat holds no ':', the name may (``feature:a:b:drift``)
+        name, sep, last = alert.signal.removeprefix("feature:").rpartition(":")
+        return (name if sep else last) or None
     return None
 
 

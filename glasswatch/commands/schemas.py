@@ -39,14 +39,21 @@ def contract_schemas() -> dict[str, dict[str, Any]]:
     ``Message`` is any message a producer may send (a prediction, feature, label or batch, told
     apart by ``type``). Beyond pydantic's output: ``type`` is required (the worker refuses a
     message without it), a name dictionary (features, probabilities, tags) refuses keys outside
-    its pattern (``additionalProperties: false`` beside ``patternProperties``), and no ``$``-anchored
+    its pattern (``additionalProperties: false`` beside ``patternProperties``, and the pattern
+    repeated in ``propertyNames`` so a validator names the bad key), and no ``$``-anchored
     pattern lets a trailing newline through (Python's ``re`` lets ``$`` match before one).
+
+    Feature and class names follow :data:`~glasswatch.schemas.events.FEATURE_NAME_PATTERN`:
+    printable Unicode, spaces inside; a validator must read patterns as Unicode (code points,
+    ECMA-262's ``u`` flag), as Python's ``re`` does.
 
     >>> s = contract_schemas()["PredictionEvent"]
     >>> s["properties"]["latency_ms"]["anyOf"][1]
     {'maximum': 1e+100, 'minimum': 0.0, 'type': 'number'}
     >>> s["properties"]["tags"]["additionalProperties"], "type" in s["required"]
     (False, True)
+    >>> s["properties"]["tags"]["propertyNames"]["pattern"]
+    '^[A-Za-z0-9_.:\\\\-/]+$'
     """
     from glasswatch.schemas import Alert, BatchEnvelope, DeadLetter, FeatureEvent, LabelEvent, PredictionEvent
     from glasswatch.schemas.events import Message
@@ -90,7 +97,10 @@ def _complete(node: Any) -> None:
         node["required"] = sorted({*node.get("required", ()), "type"})
     if "patternProperties" in node:
         node.setdefault("additionalProperties", False)
-        node.setdefault("propertyNames", {})["not"] = {"pattern": "\\n"}
+        names = node.setdefault("propertyNames", {})
+        names["not"] = {"pattern": "\\n"}
+        if len(node["patternProperties"]) == 1:
+            names.setdefault("pattern", next(iter(node["patternProperties"])))
     pattern = node.get("pattern")
     if isinstance(pattern, str) and pattern.endswith("$") and "not" not in node:
         node["not"] = {"pattern": "\\n"}

@@ -9,7 +9,14 @@ the same order give the same alerts, ids included.
 
 * ``data_drift`` (warning, signal ``drift:dataset``): the share of drifted columns reached the
   spec's ``drift_share``; evidence ranks the drifted columns by drift strength.
-* ``feature_drift`` (info, ``feature:<column>:drift``): one per drifted column.
+* ``feature_drift`` (info, ``feature:<column>:drift``): one per *confirmed* drifted column.
+  Evidently's per-column verdicts (one test each at its threshold: 5 % of clean columns flag
+  at the default 0.05) are the evidence; a column is alerted only when its drift survives the
+  Benjamini–Hochberg correction across the window's p-value-tested columns at its threshold (a
+  distance test: the distance reaches its threshold) and is confirmed by the previous drift
+  window, by dataset drift in the same window, or by overwhelming evidence (adjusted p-value
+  ``<= threshold × 1e-4``, distance ``>= 2 ×`` threshold): :mod:`glasswatch.drift.confirm`. A
+  clean stream raises none; a strongly shifted column is alerted in its first window.
 * ``prediction_drift`` (warning, ``prediction:drift``): the prediction's distribution moved.
 * ``no_reference`` (warning, ``reference``): the model version has no registered reference;
   raised once per model while it lasts, resolved by the first drift run that has one.
@@ -43,6 +50,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Self
 
+from glasswatch.drift.confirm import confirmed, confirmed_by, significant, verdicts
 from glasswatch.drift.job import ColumnResult, DriftResult
 from glasswatch.drift.window import DriftWindow
 from glasswatch.schemas.alert import Alert, AlertKind, AlertStatus, Lineage, Severity, http_link
@@ -96,6 +104,8 @@ class DriftAlerts:
     def __init__(self) -> None:
         self._open: dict[str, Alert] = {}
         self._alerts: tuple[Alert, ...] = ()
+        self._significant: dict[str, frozenset[str]] = {}
+        """Per model, the columns significant in its last drift window (the hysteresis)."""
 
     @property
     def alerts(self) -> tuple[Alert, ...]:
@@ -121,8 +131,18 @@ class DriftAlerts:
             self._open[a.fingerprint] = a
         for a in resolved:
             del self._open[a.fingerprint]
+        self._significant[w.model] = significant(r)
         self._alerts = (*firing, *resolved)
         return self
+
+    @staticmethod
+    def clears(result: DriftResult) -> bool:
+        """After a run with this result nothing of its model is open or awaiting confirmation
+        (no significant column, no dataset or prediction drift), whatever came before: a
+        restarted agent rebuilds its state by replaying the runs after the last such one."""
+        p = result.prediction
+        return result.skipped is None and not significant(result) and not result.dataset_drift and not (
+            p is not None and p.drifted)
 
     def no_reference(self, window: DriftWindow, reason: str) -> Self:
         """``window``'s model version has no reference: alert once per model while it lasts."""
@@ -188,11 +208,17 @@ class DriftAlerts:
                 },
                 **common,
             ))
-        for c in drifted:
+        previous = self._significant.get(o.window.model, frozenset())
+        by_name, checks = {c.column: c for c in r.columns}, verdicts(r)
+        for name in confirmed(r, previous):
+            c, v = by_name[name], checks[name]
             out.append(Alert.build(
                 kind=AlertKind.FEATURE_DRIFT, severity=Severity.INFO, signal=feature_signal(c.column),
                 summary=f"{c.column} drifted: {c.method} {_fmt(c.score)} vs threshold {_fmt(c.threshold)}",
-                evidence=base | {"column": _col(c) | c.model_dump(mode="json")}, **common,
+                evidence=base | {"column": _col(c) | c.model_dump(mode="json"),
+                                 "adjusted_p_value": v.adjusted_p,
+                                 "confirmed_by": confirmed_by(v, r, previous)},
+                **common,
             ))
         p = r.prediction
         if p is not None and p.drifted:

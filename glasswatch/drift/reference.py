@@ -3,7 +3,9 @@
 :class:`ReferenceStore` is the Protocol the drift agent talks to: ``resolve(model, version)``
 gives the version's :class:`Reference` (``None`` when the version has none registered) and
 ``log_drift_run`` records one drift run with its lineage and reports, returning its
-:class:`RunInfo`; ``read_drift_run`` reads one back (window offsets, spec, results). The MLflow
+:class:`RunInfo`; ``read_drift_run`` reads one back (window offsets, spec, results) and
+``drift_history`` reads a model's runs back newest first (a restarted agent rebuilds its alert
+state from them). The MLflow
 implementation is :class:`glasswatch.training.registry.MlflowReferenceStore`;
 :class:`InMemoryReferenceStore` is the fake for tests. Failures to reach the registry raise
 :class:`~glasswatch.errors.TrackingError`.
@@ -30,7 +32,9 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -89,6 +93,8 @@ class LoggedDriftRun:
     target: str | None
     result: dict[str, Any]
     """:meth:`DriftResult.comparable` of the logged run."""
+    run_url: str | None = None
+    report_url: str | None = None
 
 
 class ReferenceStore(Protocol):
@@ -107,6 +113,11 @@ class ReferenceStore(Protocol):
 
     def read_drift_run(self, run_id: str) -> LoggedDriftRun:
         """Read a logged drift run back; raises ``TrackingError``."""
+        ...
+
+    def drift_history(self, model: str, before: datetime) -> Iterator[LoggedDriftRun]:
+        """``model``'s logged drift runs whose window ended before ``before``, newest first, read
+        lazily (the caller stops when it has enough); raises ``TrackingError``."""
         ...
 
 
@@ -197,12 +208,19 @@ class InMemoryReferenceStore:
         spec: DriftSpec,
     ) -> RunInfo:
         for i, (w, *_rest) in enumerate(self.runs):
-            if w.id == window.id:
-                return RunInfo(run_id=f"run-{i}")
+            if w.id == window.id:  # idempotent: the same run and links
+                return RunInfo(run_id=f"run-{i}", run_url=f"memory://runs/{i}")
         self.runs.append((window, reference, current, result, spec))
         return RunInfo(run_id=f"run-{len(self.runs) - 1}", run_url=f"memory://runs/{len(self.runs) - 1}")
 
     def read_drift_run(self, run_id: str) -> LoggedDriftRun:
-        window, ref, _, result, spec = self.runs[int(run_id.removeprefix("run-"))]
+        i = int(run_id.removeprefix("run-"))
+        window, ref, _, result, spec = self.runs[i]
         return LoggedDriftRun(run_id=run_id, window=window, spec=spec, reference_sha256=ref.sha256,
-                              target=ref.target, result=result.comparable())
+                              target=ref.target, result=result.comparable(), run_url=f"memory://runs/{i}")
+
+    def drift_history(self, model: str, before: datetime) -> Iterator[LoggedDriftRun]:
+        for i in range(len(self.runs) - 1, -1, -1):
+            w = self.runs[i][0]
+            if w.model == model and w.end < before:
+                yield self.read_drift_run(f"run-{i}")

@@ -22,6 +22,17 @@ Examples
 'drift_detector'
 >>> rate_like("anomaly:rate"), rate_like("feature:age:mean")
 (True, False)
+
+A feature's alert names the feature in its evidence, whatever characters the name holds:
+
+>>> from datetime import datetime, timezone
+>>> from glasswatch.monitor.thresholds import Decision
+>>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+>>> w = WindowSummary(model="bc", stream="feature:a:b", start=t, end=t, count=10, mean=3.0)
+>>> a = make_alert(model="bc", signal="feature:a:b:mean", source="static", severity="warning",
+...                decision=Decision("firing", 3.0, (None, 2.0), True, True, 1.0), summary=w, config_hash="h")
+>>> a.evidence["feature"], a.signal
+('a:b', 'feature:a:b:mean')
 """
 
 from __future__ import annotations
@@ -35,7 +46,12 @@ from glasswatch.monitor.thresholds import Decision, Latch
 from glasswatch.schemas.alert import Alert, AlertKind, AlertStatus, Lineage, Severity
 from glasswatch.schemas.coords import OffsetRange
 
-__all__ = ["Outage", "alert_kind", "make_alert", "rate_like", "replay_command"]
+__all__ = ["FEATURE_STREAM", "Outage", "alert_kind", "make_alert", "rate_like", "replay_command"]
+
+FEATURE_STREAM = "feature:"
+"""Prefix of a feature's stream (``feature:<name>``) and signals (``feature:<name>:<stat>``). The
+name is a data set's column name and may hold ``:`` (``a:b``), so a feature's alert carries it as
+``evidence["feature"]`` and nothing splits a signal on ``:`` to find it."""
 
 
 def rate_like(signal: str) -> bool:
@@ -88,6 +104,8 @@ def make_alert(
         "count": summary.count,
         "score": decision.score,
     }
+    if summary.stream.startswith(FEATURE_STREAM):  # the name as it is: it may hold ':' itself
+        evidence["feature"] = summary.stream.removeprefix(FEATURE_STREAM)
     if source.startswith("detector:"):
         evidence["detector"] = source.split(":", 1)[1]
         what = f"drift detected by {evidence['detector']} on {signal}"

@@ -11,6 +11,14 @@ probabilities) are finite and at most :data:`MAX_ABS` (``1e100``) in magnitude, 
 to ~1e9 events per pane, so ``(2 * MAX_ABS) ** 2 * 1e9 = 4e209`` must stay below the float64
 maximum (``1.8e308``), with about 1e99 of headroom left for a product of two such statistics.
 
+**Names**. Feature names and probability class names (:data:`FeatureName`) are the names real
+data sets use: 1 to 128 characters of printable Unicode, spaces and punctuation included
+(``mean radius``, ``Größe (cm)``, ``a:b``); refused are control characters (C0, DEL, C1), bidi
+controls, line separators, lone surrogates (what :func:`~glasswatch.schemas.text.printable`
+would escape) and leading or trailing whitespace (what ``str.strip`` would remove). The model
+name and tag keys (:data:`Name`) stay identifiers (letters, digits and ``_ . : - /``): the model
+name goes into Kafka keys, URLs, metric labels, MLflow experiment names and shell commands.
+
 **event_time** is an ISO-8601 / RFC 3339 string with seconds and an explicit offset (``Z`` or
 ``±hh:mm``), e.g. ``2026-01-01T00:00:00Z`` (:data:`ISO_DATETIME`); integers, numeric strings and
 naive times are refused. A timezone-aware ``datetime`` is accepted when built from Python.
@@ -25,6 +33,19 @@ Examples
 ('prediction', 42.0)
 >>> PredictionEvent.model_validate_json(e.model_dump_json()) == e
 True
+>>> PredictionEvent(model="bc", model_version="1", prediction_id="p-2", event_time=e.event_time,
+...                 features={"mean radius": 14.1, "Größe (cm)": 180}).features["mean radius"]
+14.1
+>>> import pydantic
+>>> for bad in (" age", "age ", "a\\tb", "x\\u202ey"):
+...     try:
+...         FeatureEvent(model="churn", prediction_id="p-1", event_time=e.event_time, features={bad: 1})
+...     except pydantic.ValidationError as exc:
+...         print(ascii(bad), exc.errors()[0]["type"])
+' age' string_pattern_mismatch
+'age ' string_pattern_mismatch
+'a\\tb' string_pattern_mismatch
+'x\\u202ey' string_pattern_mismatch
 """
 
 from __future__ import annotations
@@ -48,11 +69,13 @@ from pydantic_core import CoreSchema, core_schema
 
 __all__ = [
     "EPOCH",
+    "FEATURE_NAME_PATTERN",
     "ISO_DATETIME",
     "MAX_ABS",
     "MAX_BATCH",
     "MAX_FEATURES",
     "MAX_INT",
+    "MAX_NAME",
     "MAX_TAGS",
     "NAME_PATTERN",
     "SCHEMA_VERSION",
@@ -60,6 +83,7 @@ __all__ = [
     "BatchEnvelope",
     "Event",
     "FeatureEvent",
+    "FeatureName",
     "FeatureValue",
     "Id",
     "LabelEvent",
@@ -87,7 +111,32 @@ MAX_ABS = 1e100
 MAX_INT = 10**100
 """Largest magnitude of an integer a producer may write (the same bound, exact)."""
 NAME_PATTERN = r"^[A-Za-z0-9_.:\-/]+$"
-"""Model, feature, class and tag names: letters, digits and ``_ . : - /``."""
+"""Model names and tag keys: letters, digits and ``_ . : - /``."""
+MAX_NAME = 128
+"""Longest name, in characters (code points)."""
+
+# What a feature name may not hold, as regex class ranges (Python ``re``, Rust ``regex`` and
+# ECMA-262 with the ``u`` flag read them alike): C0 controls, DEL and C1 controls; bidi controls
+# (ALM, LRM, RLM, embeddings, overrides, isolates) and the line and paragraph separators, i.e.
+# what ``schemas.text.printable`` escapes; and, at either end, Unicode whitespace (what
+# ``str.strip`` removes that is not already a control).
+_CONTROLS = r"\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
+_SPACES = r" \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
+_SURROGATES = r"\ud800-\udfff"
+
+
+def _name_pattern(refused: str) -> str:
+    inner, edge = f"[^{refused}]", f"[^{refused}{_SPACES}]"
+    return f"^{edge}(?:{inner}*{edge})?$"
+
+
+FEATURE_NAME_PATTERN = _name_pattern(_CONTROLS + _SURROGATES)
+"""Feature and class names (:data:`FeatureName`), as the JSON Schema states it: printable Unicode
+with inner spaces; no control, bidi or separator character, lone surrogate or edge whitespace."""
+_FEATURE_NAME_NATIVE = _name_pattern(_CONTROLS)
+# pydantic-core's Rust ``regex`` refuses a surrogate range (not Unicode scalar values); a string
+# holding a lone surrogate never reaches the pattern there (``\ud800`` in JSON is invalid JSON,
+# and a Python str with one fails as ``string_unicode``), so the rule is the same.
 ISO_DATETIME = (
     r"^(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
     r"[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
@@ -95,7 +144,17 @@ ISO_DATETIME = (
 )
 """The form of ``event_time`` (RFC 3339 ``date-time``: seconds and an explicit offset required)."""
 
-Name = Annotated[StrictStr, Field(min_length=1, max_length=128, pattern=NAME_PATTERN)]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=MAX_NAME, pattern=NAME_PATTERN)]
+"""A model name or tag key (:data:`NAME_PATTERN`)."""
+FeatureName = Annotated[
+    StrictStr,
+    Field(min_length=1, max_length=MAX_NAME, pattern=_FEATURE_NAME_NATIVE),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": FEATURE_NAME_PATTERN}
+    ),
+]
+"""A feature or probability class name: a data set's column name as it is (see the module
+docstring, "Names"; :data:`FEATURE_NAME_PATTERN`). Compared exactly (no Unicode normalisation)."""
 Id = Annotated[StrictStr, Field(min_length=1, max_length=128)]
 ShortStr = Annotated[StrictStr, Field(max_length=1024)]
 # Bounds on each member (not on the union): pydantic-core checks them natively, on the fast path
@@ -171,9 +230,9 @@ class PredictionEvent(_Contract):
     model_version: Annotated[StrictStr, Field(min_length=1, max_length=64)]
     prediction_id: Id
     event_time: AwareDatetime
-    features: Annotated[dict[Name, FeatureValue], Field(max_length=MAX_FEATURES)] | None = None
+    features: Annotated[dict[FeatureName, FeatureValue], Field(max_length=MAX_FEATURES)] | None = None
     prediction: Number | ShortStr | None = None
-    probabilities: Annotated[dict[Name, Probability], Field(max_length=256)] | None = None
+    probabilities: Annotated[dict[FeatureName, Probability], Field(max_length=256)] | None = None
     latency_ms: NonNegative | None = None
     tags: Annotated[dict[Name, ShortStr], Field(max_length=MAX_TAGS)] = Field(default_factory=dict)
 
@@ -186,7 +245,7 @@ class FeatureEvent(_Contract):
     model: Name
     prediction_id: Id
     event_time: AwareDatetime
-    features: Annotated[dict[Name, FeatureValue], Field(max_length=MAX_FEATURES)]
+    features: Annotated[dict[FeatureName, FeatureValue], Field(max_length=MAX_FEATURES)]
 
 
 class LabelEvent(_Contract):

@@ -4,7 +4,8 @@
 :class:`glasswatch.training.registry.MlflowReferenceStore`:
 
 * ``log_drift_run``: one run per drift window in the experiment ``glasswatch-drift/<model>``
-  (idempotent: a run already logged for the window id is returned as is): the production
+  (idempotent: a run already logged for the window id is returned as is, and an unfinished one
+  left by a killed agent is deleted before the window is logged again): the production
   window as a dataset input (context ``production``, source = the Kafka offsets), tags for model,
   version, window id, offsets and time span, params for the reference digest and the spec,
   per-column metrics (``<column>.score``, ``.threshold``, ``.drifted``, ``.missing_share``,
@@ -12,6 +13,8 @@
   (Evidently's) and ``drift/window.json``, ``drift/spec.json``, ``drift/result.json`` (ours).
 * ``read_drift_run``: the window (exact offsets), spec and results of a logged run (what
   ``glasswatch drift rerun`` replays).
+* ``drift_history``: a model's finished runs whose window ended before a time, newest first,
+  each read lazily with its links (what a restarted drift agent rebuilds its alert state from).
 
 Every call goes through the explicit ``MlflowClient`` it is given (no global MLflow state). MLflow
 failures raise :class:`~glasswatch.errors.TrackingError`.
@@ -19,9 +22,12 @@ failures raise :class:`~glasswatch.errors.TrackingError`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import tempfile
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -88,10 +94,12 @@ class MlflowDriftRuns:
     def _log(self, window: DriftWindow, reference: Reference, current: pd.DataFrame,
              result: DriftResult, spec: DriftSpec) -> RunInfo:
         exp_id = self._experiment(window.model)
-        found = self.client.search_runs([exp_id], f"tags.`{tag.DRIFT_WINDOW}` = '{window.id}' "
-                                                  "and attributes.status = 'FINISHED'", max_results=1)
-        if found:
-            return self._info(exp_id, found[0].info.run_id)
+        found = self.client.search_runs([exp_id], f"tags.`{tag.DRIFT_WINDOW}` = '{window.id}'")
+        done = [r for r in found if r.info.status == "FINISHED"]
+        if done:
+            return self._info(exp_id, done[0].info.run_id)
+        for stale in found:  # left RUNNING by a killed agent, or FAILED: one run per window
+            self.client.delete_run(stale.info.run_id)
         offsets = format_offsets(window.offsets)
         run_tags = {
             tag.DRIFT_MODEL: window.model, tag.DRIFT_VERSION: str(window.model_version),
@@ -157,3 +165,31 @@ class MlflowDriftRuns:
         return LoggedDriftRun(run_id=run_id, window=window, spec=spec,
                               reference_sha256=doc["reference_sha256"], target=doc.get("target"),
                               result=doc["result"])
+
+    def drift_history(self, model: str, before: datetime) -> Iterator[LoggedDriftRun]:
+        """``model``'s finished drift runs whose window ended before ``before``, newest first (by
+        creation: windows are logged in order), read one by one; raises ``TrackingError``."""
+        try:
+            exp = self.client.get_experiment_by_name(DRIFT_EXPERIMENT_PREFIX + model)
+        except MlflowException as exc:
+            raise TrackingError(f"cannot list the drift runs of {model}: {exc.message}") from exc
+        if exp is None:
+            return
+        token: str | None = None
+        while True:
+            try:
+                page = self.client.search_runs([exp.experiment_id], "attributes.status = 'FINISHED'",
+                                               order_by=["attributes.start_time DESC"], max_results=100,
+                                               page_token=token)
+            except MlflowException as exc:
+                raise TrackingError(f"cannot list the drift runs of {model}: {exc.message}") from exc
+            for run in page:
+                end = run.data.tags.get(tag.DRIFT_END)
+                if end is None or datetime.fromisoformat(end) >= before:
+                    continue
+                info = self._info(str(exp.experiment_id), run.info.run_id)
+                yield dataclasses.replace(self.read_drift_run(run.info.run_id), run_url=info.run_url,
+                                          report_url=info.report_url)
+            token = page.token
+            if not token:
+                return

@@ -9,7 +9,7 @@
   :class:`ReferenceCache` (verified against the sha256). When the registered model can be loaded,
   the reference gets a ``prediction`` column (the version's own predictions on it) for prediction
   drift. ``None``: no such version, or no reference registered for it.
-* ``log_drift_run`` / ``read_drift_run``: one MLflow run per drift window, handed to
+* ``log_drift_run`` / ``read_drift_run`` / ``drift_history``: one MLflow run per drift window, handed to
   :class:`~glasswatch.training.drift_runs.MlflowDriftRuns` (see there for what a run holds).
 
 Every call goes through an explicit ``MlflowClient(tracking_uri)`` (no global MLflow state): the
@@ -24,6 +24,8 @@ import logging
 import re
 import tempfile
 import warnings
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +165,6 @@ class MlflowReferenceStore:
 
     def read_drift_run(self, run_id: str) -> LoggedDriftRun:
         return self.runs.read_drift_run(run_id)
+
+    def drift_history(self, model: str, before: datetime) -> Iterator[LoggedDriftRun]:
+        return self.runs.drift_history(model, before)

@@ -12,7 +12,6 @@ model has no registered version at all.
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 import threading
 import urllib.request
@@ -23,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pydantic
 import pytest
 import typer
 from mlflow.tracking import MlflowClient
@@ -38,7 +36,6 @@ from glasswatch.commands.context import CommandContext
 from glasswatch.drift.reference import ReferenceCache
 from glasswatch.drift.spec import DriftSpec
 from glasswatch.schemas.alert import Alert, AlertKind, AlertStatus
-from glasswatch.schemas.events import PredictionEvent
 from glasswatch.training.pipeline import TARGET, load_splits
 from glasswatch.training.registry import MlflowReferenceStore
 
@@ -50,19 +47,6 @@ MODEL, NO_REF = "drift-bc", "drift-noref"
 RATE, WINDOW_S, PERIOD = 20, 10, 3  # events/s, monitor window, monitor windows per drift window
 DRIFT_S = WINDOW_S * PERIOD
 SHIFT = 1.3
-
-
-@functools.cache
-def event_safe(name: str) -> str:
-    """The event contract (``NAME_PATTERN``) refuses feature names with spaces such as
-    ``mean radius``: publish them with ``_`` instead, and register the reference under the same
-    names. Identity once the contract accepts the data set's real names."""
-    try:
-        PredictionEvent(model="m", model_version="1", prediction_id="p", event_time=datetime.now(UTC),
-                        features={name: 0.0})
-        return name
-    except pydantic.ValidationError:
-        return name.replace(" ", "_")
 
 
 def _cli(settings: Any) -> typer.Typer:
@@ -84,7 +68,7 @@ def _events(
         out.append({
             "type": "prediction", "model": model, "model_version": version, "prediction_id": f"{tag}-{i}",
             "event_time": (start + timedelta(seconds=i / RATE)).isoformat(),
-            "features": {event_safe(k): float(v) for k, v in r.items() if k != TARGET},
+            "features": {k: float(v) for k, v in r.items() if k != TARGET},  # the real names: "mean radius"
             "prediction": int(r[TARGET]),  # a model that is always right: predictions as trained
         })
     return out
@@ -115,13 +99,6 @@ def drift_run(mlflow_server: str, kafka_bootstrap: str,
         assert out.exit_code == 0, out.output
         version = re.search(rf"{MODEL} v(\d+)", out.output).group(1)  # type: ignore[union-attr]
         splits = load_splits()
-        names = {c: event_safe(c) for c in splits["reference"].columns if c != TARGET}
-        if any(k != v for k, v in names.items()):  # register the reference under the published names
-            ref_csv = tmp / "reference-event-names.csv"
-            splits["reference"].rename(columns=names).to_csv(ref_csv, index=False)
-            reg = CliRunner().invoke(_cli(settings), ["reference", "register", MODEL, version, str(ref_csv),
-                                                      "--tracking-uri", mlflow_server])
-            assert reg.exit_code == 0, reg.output
 
         rng = np.random.default_rng(3)
         train = splits["train"]
@@ -167,7 +144,7 @@ def drift_run(mlflow_server: str, kafka_bootstrap: str,
         thread.join(30)
         assert runtime.stats.failures == 0, "a drift job failed (see the log)"
         yield {"alerts": alerts, "runtime": runtime, "settings": settings, "version": version,
-               "moved": [event_safe(c) for c in moved], "t_shift": t_shift, "store": store,
+               "moved": moved, "t_shift": t_shift, "store": store,
                "tracking_uri": mlflow_server, "tmp": tmp}
     finally:
         worker.stop()
@@ -205,8 +182,8 @@ def test_shifted_inputs_raise_data_drift_naming_the_columns_and_the_mlflow_run(
 def test_the_unshifted_stream_raises_nothing(drift_run: dict[str, Any]) -> None:
     before = [a for a in drift_run["alerts"] if a.model == MODEL and a.starts_at <= drift_run["t_shift"]]
     assert [a for a in before if a.kind in (AlertKind.DATA_DRIFT, AlertKind.PREDICTION_DRIFT)] == []
-    # single columns flag at Evidently's per-test rate (p < 0.05): 2 clean windows x 30 columns
-    assert len([a for a in before if a.kind is AlertKind.FEATURE_DRIFT]) <= 0.1 * 2 * 30
+    # Evidently's per-column verdicts flag ~5 % of clean columns; an alert needs more (drift/confirm.py)
+    assert [a.signal for a in before if a.kind is AlertKind.FEATURE_DRIFT] == []
     # the two clean drift windows ran (and were logged) like the shifted ones
     assert drift_run["runtime"].stats.runs == 4
 

@@ -25,8 +25,9 @@ __all__ = ["LogNotifier", "format_line"]
 
 def format_line(alert: Alert) -> str:
     """A grep-friendly line (``key=value``) for ``alert``: one line whatever the alert holds
-    (control characters escaped by :func:`~glasswatch.schemas.text.printable`, quotes in the
-    summary as ``\\"``), so a producer cannot forge or hide log lines.
+    (control characters escaped by :func:`~glasswatch.schemas.text.printable`; the summary, and a
+    model or signal that is not one plain word, in quotes with quotes inside as ``\\"``), so a
+    producer cannot forge or hide log lines or keys.
 
     >>> from datetime import datetime, timezone
     >>> from glasswatch.schemas.alert import AlertKind, Severity
@@ -34,14 +35,31 @@ def format_line(alert: Alert) -> str:
     ...                 signal="s", summary='say "hi"\\x1b[2J',
     ...                 starts_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
     >>> print(format_line(a).replace(a.fingerprint, "<fp>"))
-    alert firing warning model=m\\x0aalert x kind=data_drift signal=s fp=<fp> summary="say \\"hi\\"\\x1b[2J"
+    alert firing warning model="m\\x0aalert x" kind=data_drift signal=s fp=<fp> summary="say \\"hi\\"\\x1b[2J"
+    >>> a = Alert.build(kind=AlertKind.DATA_DRIFT, severity=Severity.WARNING, model="bc",
+    ...                 signal="feature:mean radius:mean", summary="up",
+    ...                 starts_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    >>> print(format_line(a).replace(a.fingerprint, "<fp>"))
+    alert firing warning model=bc kind=data_drift signal="feature:mean radius:mean" fp=<fp> summary="up"
     """
-    summary = printable(alert.summary.replace("\\", "\\\\").replace('"', '\\"'))
     return (
-        f"alert {alert.status.value} {alert.severity.value} model={printable(alert.model)} "
-        f"kind={alert.kind.value} signal={printable(alert.signal)} fp={printable(alert.fingerprint)} "
-        f'summary="{summary}"'
+        f"alert {alert.status.value} {alert.severity.value} model={_value(alert.model)} "
+        f"kind={alert.kind.value} signal={_value(alert.signal)} fp={printable(alert.fingerprint)} "
+        f"summary={_quoted(alert.summary)}"
     )
+
+
+def _quoted(text: str) -> str:
+    return '"' + printable(text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
+
+
+def _value(text: str) -> str:
+    """``text`` as it is when it is one plain word, else quoted like the summary (a feature name
+    such as ``mean radius`` makes a signal with a space, and ``x fp=0`` must not read as a key)."""
+    plain = printable(text)
+    if plain and not any(ch.isspace() or ch in '"=' for ch in plain):
+        return plain
+    return _quoted(text)
 
 
 class LogNotifier:

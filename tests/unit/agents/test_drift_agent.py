@@ -111,3 +111,52 @@ def test_commits_stop_at_open_and_unfinished_windows(runtime: DriftRuntime) -> N
     runtime.book.pending.append(DriftJob(tp, 12, window()))
     assert runtime.committable() == {tp: 12}
     runtime.pool.shutdown()
+
+
+def _runtime_like(rt: DriftRuntime) -> DriftRuntime:
+    """A second agent on the same store (a restart): empty memory, the same MLflow."""
+    twin = DriftRuntime(bootstrap="unused:9092", windows_topic="w", alerts_topic="alerts", store=rt.store,
+                        pool=CountingPool(), base_url="http://worker:6066")
+    twin._producer = FakeProducer()  # type: ignore[assignment]
+    return twin
+
+
+def test_a_restarted_agent_rebuilds_its_alert_state_from_the_logged_runs(
+    runtime: DriftRuntime, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Windows 0-1 shifted, 2-3 clean: killed after window 1, the restarted agent resolves
+    exactly what an uninterrupted one resolves (same ids, same content), and raises nothing
+    twice."""
+    shifts = [2.0, 2.0, 0.0, 0.0]
+
+    def win(i: int) -> DriftWindow:
+        span = OffsetRange(topic="preds", partition=0, first=400 * i, last=400 * i + 399)
+        return DriftWindow(model="m", model_version="1", start=T0 + timedelta(hours=i),
+                           end=T0 + timedelta(hours=i + 1), offsets=(span,))
+
+    async def read(bootstrap: str, w: DriftWindow, **_: Any) -> list[Message]:
+        i = w.offsets[0].first // 400
+        out = []
+        for m in messages(shifts[i]):  # the same rows, moved to the window's offsets and hour
+            doc = orjson.loads(m.value)
+            doc["event_time"] = (datetime.fromisoformat(doc["event_time"]) + timedelta(hours=i)).isoformat()
+            out.append(Message(Coord("preds", 0, 400 * i + m.coord.offset), orjson.dumps(doc)))
+        return out
+
+    monkeypatch.setattr(agent, "read_window", read)
+
+    def ids(rt: DriftRuntime, windows: range) -> list[tuple[str, str]]:
+        return [(a.id, a.model_dump_json()) for i in windows for a in asyncio.run(rt.handle(win(i)))]
+
+    straight = ids(runtime, range(4))
+    assert len(straight) >= 4 and runtime.stats.replayed == 0
+    second = InMemoryReferenceStore(runtime.store.references)  # type: ignore[attr-defined]
+    first = _runtime_like(runtime)
+    first.store = second
+    before = ids(first, range(2))  # killed after window 1 (its runs are logged)
+    restarted = _runtime_like(first)
+    after = ids(restarted, range(2, 4))
+    assert restarted.stats.replayed == 2
+    assert before + after == straight
+    again = _runtime_like(first)  # killed before window 1's commit: window 1 runs again
+    assert ids(again, range(1, 4)) == after and again.stats.replayed == 1

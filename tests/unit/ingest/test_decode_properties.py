@@ -77,7 +77,7 @@ def near_valid_events(draw: st.DrawFn) -> dict[str, Any]:
             old = doc["features"] if isinstance(doc.get("features"), dict) else {}
             doc["features"] = {
                 **old,
-                draw(st.sampled_from(["age", "new", "bad name"])): draw(JSON_VALUES),
+                draw(st.sampled_from(["age", "new", "mean radius", " bad name"])): draw(JSON_VALUES),
             }
         else:
             doc[field] = draw(JSON_VALUES)

@@ -143,7 +143,7 @@ def test_fast_path_and_careful_path_agree_on_seeded_mutations(monkeypatch: pytes
             elif field == "features" and rng.random() < 0.5:
                 doc["features"] = {
                     **doc["features"],
-                    rng.choice(["age", "new", "bad name!"]): rng.choice(values),
+                    rng.choice(["age", "new", "mean radius", "bad\tname!"]): rng.choice(values),
                 }
             else:
                 doc[field] = rng.choice(values)

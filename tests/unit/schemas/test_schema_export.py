@@ -8,11 +8,18 @@ description says: the clock-skew window (the worker is given limits wide enough 
 duplicate keys (messages are generated as dicts), calendar-impossible dates such as February 30
 (only a validator asserting ``format: date-time`` with an RFC 3339 checker sees them) and the
 message size limit.
+
+Feature and class names are generated as real data sets spell them (``mean radius``, ``a:b``,
+any script, emoji; as ``\\u`` escapes or as UTF-8) next to names the contract refuses (edge
+whitespace, controls, bidi overrides, lone surrogates, 129 characters); model names and tag keys
+stay identifiers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +32,7 @@ from hypothesis import strategies as st
 
 from glasswatch.commands.schemas import STATIC_LIMITS, contract_schemas, export_schemas
 from glasswatch.ingest.validate import Limits, decode
+from glasswatch.schemas.events import NAME_PATTERN
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 WIDE = Limits(max_clock_skew_s=1e15, max_age_s=1e15)
@@ -105,7 +113,24 @@ def test_export_carries_the_ranges_and_the_time_format(exported: dict[str, dict[
 # -- generated messages -------------------------------------------------------------------------
 
 NAMES = st.from_regex(r"[A-Za-z0-9_.:\-/]{1,12}", fullmatch=True)
-BAD_NAMES = st.sampled_from(["", "bad name!", "age\n", "x" * 129, "é", "a b", "tab\t"])
+"""Model names and tag keys: identifiers."""
+BAD_NAMES = st.sampled_from(["", "bad name!", "age\n", "x" * 129, "é", "a b", "tab\t", "mean radius"])
+REAL_FEATURE_NAMES = [
+    "mean radius", "worst concave points", "a:b", "Größe (cm)", "日本語 列", "😀 score", "x<y>&z",
+    'say "hi"', "back\\slash", "é" * 128, "😀" * 128, "zero\u200dwidth",
+]
+FEATURE_NAMES = st.one_of(
+    NAMES,
+    st.sampled_from(REAL_FEATURE_NAMES),
+    st.text(min_size=1, max_size=12).map(str.strip).filter(bool),  # printable or not: both verdicts
+    st.from_regex(r"[a-z]{1,6} [a-z]{1,6}( \([a-z]{1,3}\))?", fullmatch=True),  # "mean radius (mm)"
+)
+"""Feature and class names: what real data sets use (spaces, punctuation, any script)."""
+BAD_FEATURE_NAMES = st.sampled_from(
+    ["", " lead", "trail ", "tab\tinside", "age\n", "x" * 129, "é" * 129, "nul\x00", "del\x7f", "c1\x85",
+     "rlo\u202egnp", "lri\u2066x", "lrm\u200e", "line\u2028sep", "nbsp\xa0", "\u3000ideo", "a\ud800",
+     "\udfff"]
+)
 FLOATS = st.floats(min_value=-1e100, max_value=1e100, allow_nan=False, allow_infinity=False)
 INTS = st.integers(min_value=-(10**100), max_value=10**100)
 NUMBERS = st.one_of(FLOATS, INTS, st.sampled_from([0, -0.0, 1e100, -1e100, 10**100, 5e-324]))
@@ -159,7 +184,7 @@ def valid_events(draw: st.DrawFn) -> dict[str, Any]:
     }
     if draw(st.booleans()):
         doc["schema_version"] = 1
-    features = st.dictionaries(NAMES, feature_values(), max_size=5)
+    features = st.dictionaries(FEATURE_NAMES, feature_values(), max_size=5)
     if kind == "prediction":
         doc["model_version"] = draw(st.text(min_size=1, max_size=8))
         optional: dict[str, st.SearchStrategy[Any]] = {
@@ -167,7 +192,7 @@ def valid_events(draw: st.DrawFn) -> dict[str, Any]:
             "prediction": st.one_of(st.none(), NUMBERS, SHORT_TEXT),
             "probabilities": st.one_of(
                 st.none(),
-                st.dictionaries(NAMES, st.one_of(st.floats(0.0, 1.0), st.integers(0, 1)), max_size=3),
+                st.dictionaries(FEATURE_NAMES, st.one_of(st.floats(0.0, 1.0), st.integers(0, 1)), max_size=3),
             ),
             "latency_ms": st.one_of(st.none(), st.floats(0.0, 1e100), st.integers(0, 10**100)),
             "tags": st.dictionaries(NAMES, SHORT_TEXT, max_size=3),
@@ -232,15 +257,17 @@ def mutated_events(draw: st.DrawFn) -> dict[str, Any]:
         elif how == "probability":
             _set(
                 doc,
-                ("probabilities", draw(NAMES)),
+                ("probabilities", draw(FEATURE_NAMES)),
                 draw(st.sampled_from([1.5, -0.1, 1, 0, True, 2, 1.0000001])),
             )
         elif how == "name":
             where = draw(st.sampled_from(["model", "features", "probabilities", "tags"]))
             if where == "model":
-                doc["model"] = draw(BAD_NAMES)
+                doc["model"] = draw(st.one_of(BAD_NAMES, FEATURE_NAMES))  # a feature name is no model name
+            elif where == "tags":
+                _set(doc, (where, draw(st.one_of(BAD_NAMES, FEATURE_NAMES))), "v")
             else:
-                _set(doc, (where, draw(BAD_NAMES)), 0.5 if where == "probabilities" else "v")
+                _set(doc, (where, draw(BAD_FEATURE_NAMES)), 0.5 if where == "probabilities" else "v")
         elif how == "time":
             doc["event_time"] = draw(BAD_TIMES)
         elif how == "header":
@@ -282,11 +309,15 @@ def _worker_accepts(raw: bytes) -> bool:
 
 def test_schema_verdict_equals_the_worker_verdict(validator: jsonschema.Draft202012Validator) -> None:
     verdicts: Counter[bool] = Counter()
+    real_names: Counter[bool] = Counter()
 
     @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
-    @given(doc=messages())
-    def check(doc: object) -> None:
-        raw = json.dumps(doc).encode()
+    @given(doc=messages(), utf8=st.booleans())
+    def check(doc: object, utf8: bool) -> None:
+        raw = json.dumps(doc).encode()  # non-ASCII names as \u escapes (lone surrogates too)
+        if utf8:  # or as UTF-8 bytes, when they are text
+            with contextlib.suppress(UnicodeEncodeError):
+                raw = json.dumps(doc, ensure_ascii=False).encode()
         schema_ok = validator.is_valid(json.loads(raw))
         worker = decode(raw, now=NOW, limits=WIDE)
         worker_ok = bool(worker.events) and not worker.rejects
@@ -296,9 +327,13 @@ def test_schema_verdict_equals_the_worker_verdict(validator: jsonschema.Draft202
             [e.message[:200] for e in validator.iter_errors(json.loads(raw))][:3],
         )
         verdicts[worker_ok] += 1
+        for e in worker.events:
+            names = {*(getattr(e, "features", None) or ()), *(getattr(e, "probabilities", None) or ())}
+            real_names.update(re.fullmatch(NAME_PATTERN, n) is None for n in names)
 
     check()
     assert verdicts[True] >= 60 and verdicts[False] >= 60, verdicts  # both verdicts, often
+    assert real_names[True] >= 10, real_names  # accepted names beyond identifiers (spaces, Unicode)
 
 
 @pytest.mark.parametrize(
@@ -307,7 +342,15 @@ def test_schema_verdict_equals_the_worker_verdict(validator: jsonschema.Draft202
         ({}, True),
         ({"latency_ms": -5}, False),
         ({"probabilities": {"1": 1.5}}, False),
-        ({"features": {"bad name!": 1.0}}, False),
+        ({"features": {"bad name!": 1.0}}, True),  # issue 10: real column names, spaces included
+        ({"features": {"mean radius": 1.0, "a:b": 2, "Größe (cm)": 3, "日本語 列": 4}}, True),
+        ({"probabilities": {"classe é": 0.25, "class 2": 0.75}}, True),
+        ({"features": {"bad\tname": 1.0}}, False),
+        ({"features": {" lead": 1.0}}, False),
+        ({"features": {"rlo\u202egnp": 1.0}}, False),
+        ({"probabilities": {"trail ": 0.5}}, False),
+        ({"model": "mean radius"}, False),
+        ({"tags": {"a b": "v"}}, False),
         ({"features": {"x": 10**400}}, False),
         ({"prediction": 1e101}, False),
         ({"event_time": 1767225600}, False),

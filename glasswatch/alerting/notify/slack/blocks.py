@@ -1,5 +1,11 @@
 """Block Kit for one alert group: what, where, how bad, top features, links, replay command.
 
+Every string that comes from producers or the data (model, signal, summary, feature names, model
+version, replay command) is escaped for Slack's ``mrkdwn`` (:func:`mrkdwn_escape`: ``&``, ``<``,
+``>`` as ``&amp;``, ``&lt;``, ``&gt;``, as Slack asks), so a column named ``<!channel>`` or
+``<https://evil|docs>`` shows as written instead of pinging a channel or making a link; the
+``plain_text`` header needs no escaping. The links are glasswatch's own validated http(s) URLs.
+
 Examples
 --------
 >>> from datetime import datetime, timezone
@@ -15,6 +21,8 @@ Examples
 ':red_circle: [FIRING:1] churn data_drift — age drifted (PSI 0.31)'
 >>> [b["type"] for b in blocks]
 ['header', 'section', 'context', 'section', 'divider']
+>>> mrkdwn_escape("a <!channel> & <b>")
+'a &lt;!channel&gt; &amp; &lt;b&gt;'
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from typing import Any
 from glasswatch.alerting.notify.base import Notification
 from glasswatch.schemas.alert import Alert, AlertStatus, Severity
 
-__all__ = ["MAX_ALERTS", "render", "top_features"]
+__all__ = ["MAX_ALERTS", "mrkdwn_escape", "render", "top_features"]
 
 MAX_ALERTS = 10
 """Alerts shown per message (Slack allows 50 blocks); the rest are counted."""
@@ -33,6 +41,21 @@ _ICON = {
     Severity.WARNING: ":large_orange_circle:",
     Severity.INFO: ":information_source:",
 }
+
+
+def mrkdwn_escape(text: str) -> str:
+    """``text`` with the three characters Slack's ``mrkdwn`` parses as markup escaped
+    (``&`` first, so an escape is never escaped twice)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, n: int) -> str:
+    """``text`` cut to ``n`` characters, never inside an ``&amp;``/``&lt;``/``&gt;`` escape."""
+    if len(text) <= n:
+        return text
+    cut = text[:n]
+    amp = cut.rfind("&", max(0, n - 4))
+    return cut[:amp] if amp >= 0 and ";" not in cut[amp:] else cut
 
 
 def top_features(alert: Alert, k: int = 3) -> list[str]:
@@ -66,24 +89,25 @@ def _links(alert: Alert) -> str:
 
 def _alert_blocks(alert: Alert) -> list[dict[str, Any]]:
     state = "RESOLVED" if alert.status is AlertStatus.RESOLVED else alert.severity.value.upper()
+    esc = mrkdwn_escape
     lines = [
-        f"*{state}* · `{alert.model}` · {alert.kind.value} · `{alert.signal}`",
-        alert.summary,
+        f"*{state}* · `{esc(alert.model)}` · {alert.kind.value} · `{esc(alert.signal)}`",
+        esc(alert.summary),
     ]
     feats = top_features(alert)
     if feats:
-        lines.append("Top features: " + ", ".join(feats))
+        lines.append("Top features: " + ", ".join(esc(f) for f in feats))
     if alert.lineage.model_version:
-        lines.append(f"Model version: {alert.lineage.model_version}")
+        lines.append(f"Model version: {esc(alert.lineage.model_version)}")
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _clip("\n".join(lines), 2900)}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": _links(alert)}]},
     ]
     if alert.replay_command:
         blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": f"Replay: ```{alert.replay_command[:2800]}```"},
+                "text": {"type": "mrkdwn", "text": f"Replay: ```{_clip(esc(alert.replay_command), 2800)}```"},
             }
         )
     blocks.append({"type": "divider"})
@@ -98,7 +122,7 @@ def render(n: Notification) -> tuple[str, list[dict[str, Any]]]:
     head = f"[FIRING:{len(firing)}]" if firing else f"[RESOLVED:{len(resolved)}]"
     icon = _ICON[worst] if firing else ":large_green_circle:"
     where = " ".join(dict.fromkeys(v for v in (first.model, first.kind.value) if v))
-    text = f"{icon} {head} {where} — {first.summary}"[:3000]
+    text = _clip(f"{icon} {head} {mrkdwn_escape(where)} — {mrkdwn_escape(first.summary)}", 3000)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": f"{head} {where}"[:150]}}
     ]
