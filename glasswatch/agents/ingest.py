@@ -19,6 +19,7 @@ Idle ticks (:mod:`glasswatch.agents.idle_ticks`) keep event time moving in quiet
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -42,7 +43,7 @@ from glasswatch.schemas.coords import partition_key
 from glasswatch.schemas.dead_letter import DeadLetter, ItemReject
 from glasswatch.schemas.events import Tick
 
-__all__ = ["Clock", "attach_ingest", "process_batch"]
+__all__ = ["EXIT_CONFIG", "Clock", "attach_ingest", "process_batch"]
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -197,13 +198,28 @@ def _internal(exc: BaseException, doing: str) -> Reject:
     return Reject("invalid", type(exc).__name__, f"internal error while {doing}: {type(exc).__name__}")
 
 
+EXIT_CONFIG = 78
+"""Exit status of a worker stopped by a configuration error it cannot run with (EX_CONFIG)."""
+
+
+def _exit_now(status: int) -> None:
+    """End the process at once (replaced in unit tests). Not a graceful stop: Faust's stop
+    commits the consumer's offsets, and the integration test saw a crash-then-stop skip the
+    batch that met the error; an immediate exit commits nothing, so a restart with the right key
+    applies that batch exactly once."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(status)
+
+
 async def _stop_worker(gw: GlasswatchApp, exc: ConfigError) -> None:
-    """Log a configuration error the worker cannot run with (once, at CRITICAL) and crash the
-    Faust app: the worker stops, and nothing is committed past the batch that met it."""
+    """Log a configuration error the worker cannot run with (once, at CRITICAL) and end the
+    process at once: nothing is written, sent or committed past the batch that met it."""
     if gw.app.crashed:
         return  # already stopping: told once
     log.critical("stopping the worker: %s", exc)
-    await gw.app.crash(exc)
+    _exit_now(EXIT_CONFIG)
+    await gw.app.crash(exc)  # reached only where ``_exit_now`` is replaced (unit tests)
 
 
 def attach_ingest(

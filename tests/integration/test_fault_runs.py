@@ -53,14 +53,13 @@ from .fault_helpers import (
     sigkill_and_reap,
     start_private_broker,
 )
-from .worker_process import WorkerProcess
+from .worker_process import FAST_GROUP, WorkerProcess
 
 pytestmark = pytest.mark.integration
 
 PER_MODEL = 1000
 FAULT_ENV = {
-    "BROKER_SESSION_TIMEOUT": "10",
-    "BROKER_HEARTBEAT_INTERVAL": "1",
+    **FAST_GROUP,
     "GLASSWATCH_WORKER__PUBLIC_URL": "http://glasswatch.fault-runs.test",  # same links from every worker
     "GLASSWATCH_WORKER__STATE_KEY": "fault-runs-" + "5eed" * 8,  # one consumer group, one state key
     "GLASSWATCH_WORKER__IDLE_TICK_S": "0",  # no idle ticks: the input log holds only what we sent

@@ -28,7 +28,7 @@ from glasswatch.drift.performance import PerformanceConfig, PerformanceMonitor
 from glasswatch.kafka.admin import ensure_topics, glasswatch_topics
 from glasswatch.schemas.events import LabelEvent, PredictionEvent
 
-from .worker_process import WorkerProcess
+from .worker_process import FAST_GROUP, WorkerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -74,6 +74,7 @@ class LabelsWorker(WorkerProcess):
 @pytest.fixture
 def worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[LabelsWorker]:
     w = LabelsWorker(kafka_bootstrap, tmp_path, partitions=2)
+    w.extra_env.update(FAST_GROUP)  # the SIGKILLed worker's session must not hold up its restart
     yield w
     w.stop()
 

@@ -16,7 +16,13 @@ from typing import Any
 from glasswatch.commands.status import fetch_stats
 from glasswatch.settings import KafkaSettings, Settings, TopicSettings, WorkerSettings
 
-__all__ = ["WorkerProcess"]
+__all__ = ["FAST_GROUP", "WorkerProcess"]
+
+FAST_GROUP = {"BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1"}
+"""Faust settings for tests that kill or crash a worker and start another in its group: the
+group drops a dead member after 10 s instead of Faust's 60 s, so a restart is not left waiting
+for the session of the process it replaces (under load, that wait alone ran past the tests'
+timeouts)."""
 
 
 def _free_port() -> int:

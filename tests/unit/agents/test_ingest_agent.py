@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
+import glasswatch.agents.ingest as ingest_agent
 from glasswatch.agents.ingest import process_batch
 from glasswatch.agents.ingest_metrics import IngestMetrics
 from glasswatch.errors import ConfigError
@@ -223,8 +224,10 @@ def _signed_app(key: bytes) -> GlasswatchApp:
 
 
 def test_a_state_signed_with_another_key_crashes_the_app_and_nothing_is_written_or_sent(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    exits: list[int] = []
+    monkeypatch.setattr(ingest_agent, "_exit_now", exits.append)  # the real one ends the process
     mine, theirs = b"the key this worker was given.." * 2, b"the key of another worker, not ours" * 2
     other = _signed_app(theirs)
     own = _signed_app(mine)
@@ -245,6 +248,7 @@ def test_a_state_signed_with_another_key_crashes_the_app_and_nothing_is_written_
     assert metrics.messages == metrics.batches == 0
     faust_app = own.app
     assert isinstance(faust_app, _Faust) and len(faust_app.crashes) == 1
+    assert exits == [ingest_agent.EXIT_CONFIG]  # told once, and the process ends at once
     (reason,) = faust_app.crashes
     assert isinstance(reason, ConfigError) and "GLASSWATCH_WORKER__STATE_KEY" in str(reason)
     critical = [r for r in caplog.records if r.levelno == logging.CRITICAL]
@@ -294,8 +298,11 @@ class _Stream:
                 self.acked.extend(ev.message.offset for ev in batch)
 
 
-def test_the_agent_leaves_the_batch_it_stopped_on_unacknowledged() -> None:
+def test_the_agent_leaves_the_batch_it_stopped_on_unacknowledged(monkeypatch: pytest.MonkeyPatch) -> None:
     from glasswatch.agents.ingest import attach_ingest
+
+    exits: list[int] = []
+    monkeypatch.setattr(ingest_agent, "_exit_now", exits.append)  # the real one ends the process
 
     app = _signed_app(b"the key this worker was given.." * 2)
     host = _AgentHost()
@@ -314,3 +321,4 @@ def test_the_agent_leaves_the_batch_it_stopped_on_unacknowledged() -> None:
 
     assert asyncio.run(run()) == []  # not acknowledged: its offsets are never committed
     assert len(host.crashes) == 1 and stream.taken == 1  # stopped on the first batch, took no other
+    assert exits == [ingest_agent.EXIT_CONFIG]
