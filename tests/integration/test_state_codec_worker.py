@@ -14,7 +14,6 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from glasswatch.commands.simulate import simulate_traffic
-from glasswatch.kafka.reader import read_topic
 from glasswatch.kafka.state_codec import MAGIC
 from glasswatch.monitor.replay import Message
 
@@ -43,11 +42,6 @@ def worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WorkerProcess]:
     w = WorkerProcess(kafka_bootstrap, tmp_path, partitions=1)
     yield w
     w.stop()
-
-
-def _changelog(w: WorkerProcess) -> list[Message]:
-    topic = f"{w.settings.worker.app_id}-partition-state-changelog"
-    return asyncio.run(read_topic(w.settings.kafka.bootstrap, topic))
 
 
 def _forge(w: WorkerProcess, like: Message, value: bytes) -> None:
@@ -87,7 +81,7 @@ def test_a_forged_changelog_record_is_refused_and_the_worker_keeps_ingesting(
     worker.start()
     assert _ingest(worker, 400, seed=1) == 400
     worker.stop()
-    records = _changelog(worker)
+    records = worker.state_changelog()
     assert records and all(r.value is not None and r.value.startswith(MAGIC) for r in records)  # signed
 
     # 1. the default: an unsigned value is refused before anything is unpickled
@@ -101,7 +95,7 @@ def test_a_forged_changelog_record_is_refused_and_the_worker_keeps_ingesting(
     worker.stop()
 
     # 2. even with the previous release's format accepted, the allowlist refuses the payload
-    records = _changelog(worker)
+    records = worker.state_changelog()
     assert records[-1].value is not None and records[-1].value.startswith(MAGIC)  # written back signed
     marker = tmp_path / "pwned-legacy"
     _forge(worker, records[-1], _forged(marker))

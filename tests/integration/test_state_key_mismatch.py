@@ -15,8 +15,6 @@ from pathlib import Path
 import pytest
 
 from glasswatch.commands.simulate import simulate_traffic
-from glasswatch.kafka.reader import read_topic
-from glasswatch.monitor.replay import Message
 
 from .worker_process import FAST_GROUP, WorkerProcess
 
@@ -31,11 +29,6 @@ def worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[WorkerProcess]:
     w.stop()
 
 
-def _changelog(w: WorkerProcess) -> list[Message]:
-    topic = f"{w.settings.worker.app_id}-partition-state-changelog"
-    return asyncio.run(read_topic(w.settings.kafka.bootstrap, topic))
-
-
 def _send(w: WorkerProcess, events: int, seed: int) -> None:
     sent = asyncio.run(simulate_traffic(w.settings, model="churn", events=events, batch_size=100, seed=seed))
     assert sent["good"] == events
@@ -47,7 +40,7 @@ def test_a_state_signed_with_another_key_stops_the_worker_and_loses_nothing(work
     worker.wait_for(lambda s: s["accepted"] == 400)
     time.sleep(2.5)  # past Faust's 1 s commit interval: the consumer offset is committed
     worker.stop()
-    stored = [(r.coord, r.value) for r in _changelog(worker)]
+    stored = [(r.coord, r.value) for r in worker.state_changelog()]
     assert stored
 
     other_key = "the key of a worker configured apart from its group"
@@ -59,7 +52,7 @@ def test_a_state_signed_with_another_key_stops_the_worker_and_loses_nothing(work
     log = worker.log_path.read_text(errors="replace")
     assert log.count("CRITICAL") >= 1 and "must share GLASSWATCH_WORKER__STATE_KEY" in log
     assert other_key not in log
-    assert [(r.coord, r.value) for r in _changelog(worker)] == stored  # nothing written over it
+    assert [(r.coord, r.value) for r in worker.state_changelog()] == stored  # nothing written over it
 
     del worker.extra_env["GLASSWATCH_WORKER__STATE_KEY"]  # its own key again (data_dir/state.key)
     worker.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from glasswatch.commands.status import fetch_stats
+from glasswatch.kafka.reader import read_topic
+from glasswatch.monitor.replay import Message
 from glasswatch.settings import KafkaSettings, Settings, TopicSettings, WorkerSettings
 
 __all__ = ["FAST_GROUP", "WorkerProcess"]
@@ -66,6 +69,11 @@ class WorkerProcess:
         other.settings = self.settings.model_copy(update={"worker": own})
         other.extra_env = dict(self.extra_env)
         return other
+
+    def state_changelog(self) -> list[Message]:
+        """Every record of this worker's partition-state changelog topic, read to its end."""
+        topic = f"{self.settings.worker.app_id}-partition-state-changelog"
+        return asyncio.run(read_topic(self.settings.kafka.bootstrap, topic))
 
     @property
     def alive(self) -> bool:
