@@ -50,6 +50,9 @@ class TopicSettings(_Section):
     windows: str = "glasswatch-windows"
     alerts: str = "glasswatch-alerts"
     silences: str = "glasswatch-silences"
+    acks: str = ""
+    """Acknowledgements of alerts (compacted, keyed by fingerprint; see
+    :mod:`glasswatch.schemas.ack`). Default ``<alerts>.acks``."""
     deliveries: str = ""
     """The router's delivery log (compacted): what was delivered, so a restart re-pages no one.
     Default ``<alerts>.deliveries``: it belongs to one alerts topic (two alerts topics sharing a log
@@ -59,6 +62,8 @@ class TopicSettings(_Section):
     def _deliveries_follow_alerts(self) -> TopicSettings:
         if not self.deliveries:
             object.__setattr__(self, "deliveries", f"{self.alerts}.deliveries")
+        if not self.acks:
+            object.__setattr__(self, "acks", f"{self.alerts}.acks")
         return self
 
 
