@@ -29,9 +29,8 @@ A restart re-reads the uncommitted summaries, so a window whose alerts were publ
 committed runs again: the MLflow run is found by its window id (not logged twice) and its alerts
 have the same ids and content (the router drops them as duplicates). The alert state (open
 alerts, columns awaiting confirmation) is rebuilt before a model's first window after the start:
-its MLflow runs of earlier windows are read back newest first down to the last run that
-cleared everything (:meth:`DriftAlerts.clears`, at most ``MAX_REPLAY`` runs) and replayed in
-order, so the restarted agent raises exactly the alerts an uninterrupted one would. (A window
+its MLflow runs of earlier windows are read back (:func:`glasswatch.drift.history.runs_to_replay`)
+and replayed in order, so the restarted agent raises exactly the alerts an uninterrupted one would. (A window
 whose run could not be logged in MLflow, and ``no_reference`` alerts, are not replayed.)
 """
 
@@ -52,24 +51,22 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from glasswatch.agents.drift_pool import job_pool, run_job, warm_pool
 from glasswatch.agents.drift_windows import DriftJob, DriftWindowBook
 from glasswatch.drift.alerts import DriftAlerts, DriftOutcome
-from glasswatch.drift.job import DriftResult
+from glasswatch.drift.history import runs_to_replay
 from glasswatch.drift.reference import Reference, ReferenceStore
 from glasswatch.drift.spec import DriftSpec
+from glasswatch.drift.verdict import DriftVerdict, verdict_of
 from glasswatch.drift.window import DriftWindow
 from glasswatch.errors import BrokerError, TrackingError
 from glasswatch.kafka.alert_publisher import alert_record
+from glasswatch.kafka.compacted import ensure_compacted_topic
 from glasswatch.kafka.reader import read_range
 from glasswatch.monitor.replay import Message
 from glasswatch.monitor.summary import WindowSummary
 from glasswatch.schemas.alert import Alert
 
-__all__ = ["MAX_REPLAY", "DriftRuntime", "DriftStats", "read_window"]
+__all__ = ["DriftRuntime", "DriftStats", "read_window"]
 
 log = logging.getLogger(__name__)
-
-MAX_REPLAY = 500
-"""Most MLflow runs a restarted agent replays per model to rebuild its alert state."""
-
 
 async def read_window(bootstrap: str, window: DriftWindow, *, timeout_s: float = 60.0) -> list[Message]:
     """Every message of the window's offset ranges (fewer if retention deleted some)."""
@@ -111,8 +108,10 @@ class DriftRuntime:
         poll_timeout: float = 1.0,
         on_alert: Callable[[Alert], None] | None = None,
         retry_missing_s: float = 300.0,
+        verdicts_topic: str | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        self.verdicts_topic = verdicts_topic
         self.windows_topic = windows_topic
         self.alerts_topic = alerts_topic
         self.store = store
@@ -145,6 +144,8 @@ class DriftRuntime:
             self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
                                               enable_idempotence=True)
             await self._producer.start()
+            if self.verdicts_topic:
+                await ensure_compacted_topic(self.bootstrap, self.verdicts_topic)
             self._consumer = AIOKafkaConsumer(
                 self.windows_topic, bootstrap_servers=self.bootstrap, group_id=self.group_id,
                 enable_auto_commit=False, auto_offset_reset="earliest",
@@ -240,28 +241,11 @@ class DriftRuntime:
             known = self._references[key] = (ref, time.monotonic())
         return known[0]
 
-    def _history(self, window: DriftWindow) -> list[DriftOutcome]:
-        """The logged runs of ``window``'s model before it, from the last one that cleared
-        everything, oldest first (blocking: MLflow)."""
-        runs: list[DriftOutcome] = []
-        seen: set[str] = set()
-        for logged in self.store.drift_history(window.model, window.end):
-            if logged.window.id in seen or logged.window.id == window.id:
-                continue
-            seen.add(logged.window.id)
-            result = DriftResult.model_validate(logged.result)
-            if DriftAlerts.clears(result) or len(runs) >= MAX_REPLAY:
-                break
-            runs.append(DriftOutcome(logged.window, result, reference_sha256=logged.reference_sha256,
-                                     run_id=logged.run_id, run_url=logged.run_url,
-                                     report_url=logged.report_url, config_hash=logged.spec.config_hash()))
-        return sorted(runs, key=lambda o: o.window.end)
-
     async def _restore(self, window: DriftWindow) -> None:
         """Rebuild the alert state of ``window``'s model from its earlier runs (once per start)."""
         loop = asyncio.get_running_loop()
         try:
-            history = await loop.run_in_executor(None, self._history, window)
+            history = await loop.run_in_executor(None, runs_to_replay, self.store, window)
         except TrackingError as exc:
             log.warning("drift: cannot read the earlier runs of %s (%s); starting without them",
                         window.model, exc)
@@ -306,7 +290,17 @@ class DriftRuntime:
         self.stats.runs += 1
         outcome = DriftOutcome(window, result, reference_sha256=ref.sha256, run_id=run_id, run_url=run_url,
                                report_url=report_url, config_hash=spec.config_hash())
-        return await self._publish(self.alerter.update(outcome).alerts)
+        alerts = await self._publish(self.alerter.update(outcome).alerts)
+        await self._publish_verdict(verdict_of(window, result, run_id))
+        return alerts
+
+    async def _publish_verdict(self, verdict: DriftVerdict | None) -> None:
+        """The window's verdict for the label join (``inputs_drifted``; :mod:`glasswatch.drift.verdict`)."""
+        if verdict is None or not self.verdicts_topic:
+            return
+        assert self._producer is not None, "start() first"
+        await self._producer.send_and_wait(self.verdicts_topic, key=verdict.key.encode(),
+                                           value=verdict.model_dump_json().encode())  # fmt: skip
 
     async def _publish(self, alerts: tuple[Alert, ...]) -> tuple[Alert, ...]:
         if not alerts:

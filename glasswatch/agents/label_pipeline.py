@@ -20,8 +20,10 @@ from typing import Any
 from glasswatch.drift.labels import LabelJoin
 from glasswatch.drift.pending import MemoryPendingStore
 from glasswatch.drift.performance import PerformanceConfig
+from glasswatch.drift.verdict import VerdictBook
 from glasswatch.ingest.tick_auth import TickAuth
 from glasswatch.ingest.validate import Limits
+from glasswatch.kafka.gaps import GapFiller
 from glasswatch.kafka.pending_store import BUCKETS_PER_TTL, IndexState
 from glasswatch.schemas.alert import Alert
 
@@ -43,6 +45,10 @@ class LabelMetrics:
         self.skipped_replays = 0
         self.alerts = 0
         self.errors = 0
+        self.verdicts = 0
+        """Model versions with a drift verdict (``inputs_drifted`` known)."""
+        self.recovered = 0
+        """Messages the consumer skipped at a rebalance, read back (:mod:`glasswatch.kafka.gaps`)."""
         self.busy_s = 0.0
         self.partitions: dict[int, dict[str, Any]] = {}
         self.registered: dict[tuple[str, str], dict[str, float] | None] = {}
@@ -53,7 +59,8 @@ class LabelMetrics:
             for k, v in part["counts"].items():
                 totals[k] += v
         process = {
-            k: getattr(self, k) for k in ("messages", "batches", "skipped_replays", "alerts", "errors")
+            k: getattr(self, k)
+            for k in ("messages", "batches", "skipped_replays", "alerts", "errors", "verdicts", "recovered")
         }
         return {"totals": dict(totals), "partitions": self.partitions, "process": process}
 
@@ -76,7 +83,13 @@ class LabelPipeline:
         metrics: LabelMetrics,
         on_alert: Callable[[Alert], None] | None,
         clock: Callable[[], datetime],
+        gaps: GapFiller | None = None,
+        verdicts: VerdictBook | None = None,
     ) -> None:
+        self.gaps = gaps
+        """Reads back what the consumer skipped (:mod:`glasswatch.kafka.gaps`); None: trust it."""
+        self.verdicts = verdicts if verdicts is not None else VerdictBook()
+        """The drift process's verdicts (``inputs_drifted`` of the alerts), fed by the agent."""
         self.table, self.limits, self.metrics, self.on_alert, self.clock = (
             table,
             limits,

@@ -27,6 +27,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka.errors import KafkaError
+
 from glasswatch.agents.label_pipeline import (
     LabelMetrics,
     LabelPipeline,
@@ -35,19 +37,22 @@ from glasswatch.agents.label_pipeline import (
 )
 from glasswatch.drift.labels import LabelJoin
 from glasswatch.drift.performance import PerformanceConfig, PerformanceMonitor
-from glasswatch.errors import StateRefused
+from glasswatch.drift.verdict import VerdictBook, parse_verdict
+from glasswatch.errors import BrokerError, StateRefused
 from glasswatch.ingest.tick_auth import TickAuth
 from glasswatch.ingest.validate import Limits, decode
 from glasswatch.kafka.alert_publisher import alert_record
 from glasswatch.kafka.app import GlasswatchApp
 from glasswatch.kafka.context import event_context
+from glasswatch.kafka.follow import TopicFollower
+from glasswatch.kafka.gaps import GapFiller
 from glasswatch.kafka.pending_store import IndexState, TablePendingStore, meta_key, pending_table
 from glasswatch.kafka.state_codec import load_state_key
 from glasswatch.schemas.alert import Alert
 from glasswatch.schemas.coords import partition_key
 from glasswatch.schemas.events import LabelEvent, PredictionEvent, Tick
 
-__all__ = ["attach_labels", "process_label_batch"]
+__all__ = ["attach_labels", "follow_into", "process_label_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +96,10 @@ async def _apply_partition(gw: GlasswatchApp, join: LabelPipeline, partition: in
         store = TablePendingStore(join.table, partition, IndexState.from_dict(meta["index"]))
         lj: LabelJoin = meta["join"].bind(store)
         before = lj.joined
+        if join.gaps is not None:  # what a rebalance made the consumer skip (kafka/gaps.py)
+            offsets = meta["offsets"]
+            evs = await join.gaps.fill_batch(evs, lambda t, p: int(offsets.get(partition_key(t, p), -1)))
+            join.metrics.recovered = join.gaps.recovered
         for ev in evs:
             msg = ev.message
             src = partition_key(msg.topic, msg.partition)
@@ -109,7 +118,8 @@ async def _apply_partition(gw: GlasswatchApp, join: LabelPipeline, partition: in
                     mon = PerformanceMonitor(pair.model, pair.model_version, registered=registered,
                                              config=join.config_for(pair.model))  # fmt: skip
                     meta["monitors"][key] = mon
-                alerts.extend(mon.update(pair).take_alerts())
+                drifted = join.verdicts.inputs_drifted(pair.model, pair.model_version)
+                alerts.extend(mon.update(pair, inputs_drifted=drifted).take_alerts())
             meta["offsets"][src] = msg.offset
         store.flush()
     meta["index"] = store.index.to_dict()
@@ -163,6 +173,27 @@ async def _publish(gw: GlasswatchApp, alerts: list[Alert], on_alert: Callable[[A
             delay = min(delay * 2, 30.0)
 
 
+async def follow_into(feed: TopicFollower, book: VerdictBook) -> int:
+    """Add the verdicts written since the last call to ``book`` (starting ``feed`` on first use;
+    a broker error is logged and retried at the next call); returns how many were read."""
+    try:
+        if not feed.started:
+            await feed.start()
+        records = await feed.poll()
+    except (KafkaError, OSError, TimeoutError, BrokerError) as exc:
+        log.warning("drift verdicts of %s unavailable (%s): inputs_drifted stays as it was", feed.topic, exc)
+        await feed.close()
+        return 0
+    n = 0
+    for rec in records:
+        verdict = parse_verdict(rec.value)
+        if verdict is None or rec.key != verdict.key.encode():  # anyone may write the topic
+            continue
+        book.update(verdict)
+        n += 1
+    return n
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -182,6 +213,7 @@ def attach_labels(
     clock: Callable[[], datetime] = _utcnow,
     tick_auth: TickAuth | None = None,
     page: bool = True,
+    verdicts_poll_s: float = 5.0,
 ) -> Any:
     """Register the labels agent (and its ``label-join`` table and, with ``page``, the
     ``/glasswatch/labels/`` page) on ``gw.app``; returns the agent.
@@ -201,7 +233,15 @@ def attach_labels(
         registered=registered,
         tick_auth=tick_auth or TickAuth(load_state_key(s.worker)),
         metrics=stats, on_alert=on_alert, clock=clock,
+        gaps=GapFiller(s.kafka.bootstrap), verdicts=VerdictBook(),
     )  # fmt: skip
+    feed = TopicFollower(s.kafka.bootstrap, s.topics.drift_verdicts)
+
+    async def follow_verdicts() -> None:  # the drift process's verdicts → inputs_drifted
+        await follow_into(feed, join.verdicts)
+        stats.verdicts = len(join.verdicts)
+
+    gw.app.timer(interval=verdicts_poll_s, name="glasswatch.drift_verdicts")(follow_verdicts)
     source = gw.app.topic(s.topics.predictions, s.topics.labels, value_serializer="raw", key_serializer="raw")
 
     async def labels(stream: Any) -> None:

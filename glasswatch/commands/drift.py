@@ -24,6 +24,7 @@ import typer
 
 from glasswatch.commands.context import CommandContext
 from glasswatch.errors import ConfigError, GlasswatchError
+from glasswatch.logs import configure_logging
 from glasswatch.settings import Settings
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def run_drift_agent(
         alerts_topic=settings.topics.alerts,
         store=_store(settings, tracking_uri, cache_dir, cache_mb, ui_url),
         spec_for=lambda m: by_model.get(m, DriftSpec()), group_id=group_id, workers=workers,
-        base_url=settings.worker.base_url,
+        base_url=settings.worker.base_url, verdicts_topic=settings.topics.drift_verdicts,
     )
 
     async def main() -> None:
@@ -135,7 +136,7 @@ def register(app: typer.Typer, context: CommandContext) -> None:
             help="MLflow UI base URL for alert links (default: the tracking URI when http)")] = None,
     ) -> None:
         """Consume the windows topic and run drift jobs (alerts to the alerts topic)."""
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        configure_logging(logging.INFO)  # in the format of --log-format
         try:
             run_drift_agent(context(), specs=specs, tracking_uri=tracking_uri, group_id=group_id,
                             workers=workers, cache_dir=cache_dir, cache_mb=cache_mb, ui_url=ui_url)

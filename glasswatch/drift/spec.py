@@ -14,6 +14,10 @@ A :class:`DriftSpec` is the optional ``drift:`` mapping of a model's monitor spe
       method: null                # Evidently's default: test chosen by column type and size
       threshold: null
       per_column: {age: {method: psi, threshold: 0.2}}
+      performance:                # the label join (labelled predictions, concept drift)
+        window: 1000              # labelled predictions per performance window
+        tolerance: 0.05           # below the registered metric by more: performance_drop
+        detector: adwin           # or page_hinkley, on the per-prediction error stream
 
 Everything has a default (Evidently's own where Evidently has one), so a model without a
 ``drift:`` section is watched with ``DriftSpec()``. :func:`load_drift_specs` reads the section
@@ -25,6 +29,8 @@ Examples
 >>> spec = drift_spec_of({"period_windows": 5, "per_column": {"age": {"method": "psi"}}})
 >>> spec.period_windows, spec.column("age").method, spec.column("plan").method
 (5, 'psi', None)
+>>> drift_spec_of({"performance": {"window": 300}}).performance.window
+300
 >>> drift_spec_of({"drift_share": 2}, source="m.yaml")
 Traceback (most recent call last):
 ...
@@ -42,6 +48,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from glasswatch.drift.performance import PerformanceConfig
 from glasswatch.errors import ConfigError
 
 __all__ = ["ColumnDriftSpec", "DriftSpec", "QualitySpec", "drift_spec_of", "load_drift_specs"]
@@ -85,6 +92,11 @@ class DriftSpec(_Spec):
     prediction: bool = True
     """Also test the prediction column (``prediction_drift``)."""
     quality: QualitySpec = QualitySpec()
+    performance: PerformanceConfig = Field(default=PerformanceConfig(), exclude=True)
+    """How the label join judges the model's performance (window of labelled predictions,
+    tolerances against the registered metrics, the concept-drift detector; see
+    :class:`~glasswatch.drift.performance.PerformanceConfig`). Not part of :meth:`config_hash`:
+    it does not change what a drift window finds."""
 
     def column(self, name: str) -> ColumnDriftSpec:
         """The column's own method and threshold, else the spec-wide ones."""

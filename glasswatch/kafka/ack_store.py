@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 
 import pydantic
-from aiokafka import AIOKafkaConsumer
 
-from glasswatch.kafka.compacted import CompactedTopic, ensure_compacted_topic, topic_partitions
+from glasswatch.kafka.compacted import CompactedTopic
+from glasswatch.kafka.follow import TopicFollower
 from glasswatch.schemas.ack import AlertAck
 
 __all__ = ["AckFeed", "AckStore", "parse_ack"]
@@ -63,38 +63,23 @@ class AckFeed:
     """Follows the acks topic from its beginning (group-less: every reader sees every ack)."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self.bootstrap = bootstrap
-        self.topic = topic
-        self._consumer: AIOKafkaConsumer | None = None
+        self.follower = TopicFollower(bootstrap, topic)
 
     async def start(self) -> None:
         """Create the topic if needed and position at its beginning (Kafka errors propagate)."""
-        await ensure_compacted_topic(self.bootstrap, self.topic)
-        consumer = self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
-        )
-        await consumer.start()
-        parts = await topic_partitions(consumer, self.topic)
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
+        await self.follower.start()
 
     async def poll(self) -> list[AlertAck]:
         """The acks written since the last poll (without waiting), in topic order."""
-        if self._consumer is None:
-            return []
         out: list[AlertAck] = []
-        batch = await self._consumer.getmany(timeout_ms=0)
-        for records in batch.values():
-            for rec in records:
-                ack = parse_ack(rec.value)
-                if ack is None:
-                    if rec.value is not None:
-                        _log.warning("skipping an unreadable ack at offset %d", rec.offset)
-                    continue
-                out.append(ack)
+        for rec in await self.follower.poll():
+            ack = parse_ack(rec.value)
+            if ack is None:
+                if rec.value is not None:
+                    _log.warning("skipping an unreadable ack at offset %d", rec.offset)
+                continue
+            out.append(ack)
         return out
 
     async def close(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        await self.follower.close()
