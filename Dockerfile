@@ -5,7 +5,7 @@
 #
 #   docker build -t glasswatch .
 #   docker run --rm glasswatch --help
-#   docker compose up            # kafka + mlflow + worker, see docker-compose.yml
+#   docker compose up            # kafka, mlflow, worker, router, prometheus: docker-compose.yml
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 ARG UV_VERSION=0.13.8
@@ -28,9 +28,13 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
     uv sync --frozen --no-dev --no-install-project
 
-# 2) the project (hatchling needs README.md; the wheel holds only the glasswatch package)
+# 2) the project: hatchling needs README.md, and the wheel force-includes docs/playbooks as
+#    glasswatch/playbooks (pyproject.toml); .dockerignore lets exactly these paths in.
+#    tests/unit/deploy/test_dockerfile.py parses these COPY lines and
+#    tests/integration/test_docker_context_build.py builds the wheel from what they copy.
 COPY pyproject.toml uv.lock README.md ./
 COPY glasswatch ./glasswatch
+COPY docs/playbooks ./docs/playbooks
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable
 
@@ -50,12 +54,15 @@ RUN groupadd --system --gid 10001 glasswatch \
 COPY --from=builder --chown=root:root /app/.venv /app/.venv
 
 # NUMBA_CACHE_DIR: numba (via shap/river) caches compiled functions next to their source by
-# default, which is read-only here ("cannot cache function ... no locator available")
+# default, which is read-only here ("cannot cache function ... no locator available").
+# WEB_HOST=0.0.0.0: the web server must bind every interface for a published port to reach it;
+# alert links keep http://127.0.0.1:<port> unless GLASSWATCH_WORKER__PUBLIC_URL is set.
 ENV PATH="/app/.venv/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     GLASSWATCH_ENV=docker \
     GLASSWATCH_WORKER__DATA_DIR=/var/lib/glasswatch/worker \
+    GLASSWATCH_WORKER__WEB_HOST=0.0.0.0 \
     GLASSWATCH_NOTIFY__DESKTOP=false \
     NUMBA_CACHE_DIR=/tmp/numba-cache \
     MLFLOW_DISABLE_TELEMETRY=true \
@@ -65,7 +72,8 @@ ENV PATH="/app/.venv/bin:${PATH}" \
 WORKDIR /var/lib/glasswatch
 USER glasswatch
 VOLUME ["/var/lib/glasswatch"]
-# worker web (dashboard, /metrics): GLASSWATCH_WORKER__WEB_PORT
+# worker web (dashboard, /metrics, /healthz): GLASSWATCH_WORKER__WEB_PORT. No HEALTHCHECK here:
+# the image also runs `router run`, which serves no web port; compose probes the worker's /healthz.
 EXPOSE 6066
 
 ENTRYPOINT ["glasswatch"]

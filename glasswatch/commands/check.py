@@ -15,9 +15,10 @@ from glasswatch.training.tags import MONITOR_SPEC
 __all__ = ["register"]
 
 _CHECK_HELP = (
-    "Audit the reproducibility of an MLflow run: seeds fixed, inputs logged with digests and "
-    "contexts, system metrics present, SHAP summary artifact, alert thresholds defined (run tag "
-    f"{MONITOR_SPEC} or monitors/<model>.yaml), git commit recorded and clean.\n\n"
+    "Audit the reproducibility of an MLflow run: seeds fixed, inputs logged with contexts and "
+    "digests (one per data set: the sha256 of its file), system metrics present, SHAP summary, alert "
+    f"thresholds defined (run tag {MONITOR_SPEC} or monitors/<model>.yaml), git commit recorded and "
+    "clean (untracked files outside the package are listed as a note, not counted as dirty).\n\n"
     "Prints an aligned table; exits 1 naming every gap, 0 when there are none."
 )
 _HERE = Path(".")

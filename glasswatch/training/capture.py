@@ -8,9 +8,14 @@ Decisions
 * ``fix_seeds`` reports what it set as ``{library: description}`` strings, ready to log as
   params. ``PYTHONHASHSEED`` is exported for *child* processes only: string hashing of the
   running interpreter was fixed at start-up and cannot change.
-* ``git_info`` counts untracked (not ignored) files as "dirty": a new source file that is
-  not committed makes a run just as irreproducible as an edited one. The diff holds
-  ``git diff HEAD`` plus the list of untracked paths.
+* ``git_info`` calls a tree "dirty" when a tracked file changed or an untracked (not ignored)
+  file sits inside a *package* directory: a new source module that is not committed makes a
+  run just as irreproducible as an edited one. Untracked files elsewhere (notes, notebooks,
+  local data) do not make it dirty; they are listed apart in :attr:`GitInfo.untracked` (run tag
+  ``glasswatch.git.untracked``, shown by ``glasswatch check`` as "untracked (not in the
+  package)"). The packages are the top-level (and ``src/``) folders with an ``__init__.py``
+  (:func:`package_dirs`; ``glasswatch/`` here), or those named by ``packages=``. The diff holds
+  ``git diff HEAD`` plus the list of every untracked path.
 * ``instance_type`` never calls cloud metadata endpoints (core does no network I/O): an
   explicit ``GLASSWATCH_INSTANCE_TYPE`` wins, otherwise the name is derived from the machine.
 * Costs are per hour of wall time; ``local-<n>cpu-...`` names without an exact price are
@@ -51,6 +56,7 @@ __all__ = [
     "fix_seeds",
     "git_info",
     "instance_type",
+    "package_dirs",
 ]
 
 DEFAULT_PACKAGES: tuple[str, ...] = (
@@ -107,6 +113,8 @@ class GitInfo:
     True
     >>> GitInfo(commit="abc", branch="main", dirty=False).short
     'abc'
+    >>> GitInfo("abc", "main", False, untracked=("notes.txt", "x.ipynb")).untracked_text()
+    'notes.txt, x.ipynb'
     """
 
     commit: str | None
@@ -114,6 +122,18 @@ class GitInfo:
     dirty: bool
     diff: str = ""
     error: str | None = None
+    untracked: tuple[str, ...] = ()
+    """Untracked (not ignored) files outside the package directories: listed, not "dirty"."""
+
+    def untracked_text(self, limit: int = 1000) -> str:
+        """:attr:`untracked` as one line of at most about ``limit`` characters (a tag value)."""
+        shown: list[str] = []
+        for name in self.untracked:
+            if shown and sum(len(s) + 2 for s in shown) + len(name) > limit:
+                break
+            shown.append(name)
+        rest = len(self.untracked) - len(shown)
+        return ", ".join(shown) + (f" (+{rest} more)" if rest else "")
 
     @property
     def short(self) -> str | None:
@@ -131,10 +151,51 @@ def _git(path: Path, *args: str) -> str:
     return done.stdout
 
 
-def git_info(path: str | Path = ".") -> GitInfo:
-    """Commit, branch, dirty flag and diff of the repository containing ``path``.
+def package_dirs(root: str | Path) -> tuple[str, ...]:
+    """The package folders of a work tree (relative POSIX paths): top-level folders and those
+    under ``src/`` that hold an ``__init__.py``.
 
-    Never raises: without git, or outside a repository, the result says why in ``error``.
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     for pkg in ("app", "src/lib", "docs"):
+    ...         Path(d, pkg).mkdir(parents=True)
+    ...     for init in ("app/__init__.py", "src/lib/__init__.py"):
+    ...         _ = Path(d, init).write_text("")
+    ...     package_dirs(d)
+    ('app', 'src/lib')
+    """
+    base = Path(root)
+    found = [p for p in (*base.glob("*/__init__.py"), *base.glob("src/*/__init__.py"))
+             if not p.parent.name.startswith(".")]
+    return tuple(sorted(p.parent.relative_to(base).as_posix() for p in found))
+
+
+def _status(porcelain_z: str) -> tuple[bool, list[str]]:
+    """(any tracked change, untracked paths) of ``git status --porcelain -z`` output."""
+    entries = porcelain_z.split("\0")
+    changed, untracked = False, []
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        i += 1
+        if len(entry) < 4:
+            continue
+        code, name = entry[:2], entry[3:]
+        if code == "??":
+            untracked.append(name)
+        elif code != "!!":
+            changed = True
+            if "R" in code or "C" in code:
+                i += 1  # a rename or copy is followed by its original path
+    return changed, untracked
+
+
+def git_info(path: str | Path = ".", packages: Sequence[str] | None = None) -> GitInfo:
+    """Commit, branch, dirty flag, diff and untracked files of the repository containing ``path``.
+
+    ``packages``: folders (relative to the work tree's root) whose untracked files make the tree
+    dirty; default :func:`package_dirs` of the root. Never raises: without git, or outside a
+    repository, the result says why in ``error``.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as d:
@@ -148,15 +209,21 @@ def git_info(path: str | Path = ".") -> GitInfo:
     try:
         commit = _git(where, "rev-parse", "HEAD").strip()
         branch = _git(where, "rev-parse", "--abbrev-ref", "HEAD").strip()
-        status = _git(where, "status", "--porcelain", "--untracked-files=all")
+        root = Path(_git(where, "rev-parse", "--show-toplevel").strip())
+        # porcelain paths are relative to the root; -z: no quoting of unusual names
+        status = _git(where, "status", "--porcelain", "-z", "--untracked-files=all")
         diff = _git(where, "diff", "HEAD")
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         stderr = getattr(exc, "stderr", "") or ""
         return GitInfo.unavailable(f"not a usable git repository: {stderr.strip() or exc}")
-    untracked = [line[3:] for line in status.splitlines() if line.startswith("??")]
+    changed, untracked = _status(status)
     if untracked:
         diff += "".join(f"# untracked: {name}\n" for name in untracked)
-    return GitInfo(commit=commit, branch=branch, dirty=bool(status.strip()), diff=diff)
+    pkgs = tuple(p.strip("/") for p in (package_dirs(root) if packages is None else packages))
+    inside = [n for n in untracked if any(n == p or n.startswith(f"{p}/") for p in pkgs)]
+    outside = tuple(n for n in untracked if n not in inside)
+    return GitInfo(commit=commit, branch=branch, dirty=changed or bool(inside), diff=diff,
+                   untracked=outside)
 
 
 def file_sha256(path: str | Path) -> str:

@@ -5,7 +5,9 @@ run made without glasswatch is judged by the same rules and its gaps are named:
 
 ==================  ============================================================================
 seeds               tag ``glasswatch.seeds_fixed=true`` and param ``seed``
-inputs              at least one dataset input; every input has a context and ``glasswatch.sha256``
+inputs              at least one dataset input; every input has a context and ``glasswatch.sha256``,
+                    shown as ``name:context sha256:<12 hex>``: the one digest of a data set
+                    (MLflow's dataset digest is its prefix, :mod:`~glasswatch.training.data_version`)
 system metrics      at least one ``system/...`` metric (runs shorter than MLflow's sampling
                     interval have none)
 shap                artifact ``explain/shap_summary.json``
@@ -14,6 +16,8 @@ alert thresholds    run tag ``glasswatch.monitor_spec`` (set by the pipeline whe
                     for the run's ``glasswatch.model_name`` tag. The run tag is preferred: it
                     proves the spec existed when the model was trained.
 git                 tag ``glasswatch.git.commit`` present and ``glasswatch.git.dirty=false``
+untracked           a note, never a gap: untracked files outside the package (tag
+                    ``glasswatch.git.untracked``), which do not make the tree dirty
 ==================  ============================================================================
 
 Examples
@@ -26,6 +30,8 @@ run r1
 CHECK  STATUS  DETAIL
 seeds  ok      seed=1
 git    GAP     tree was dirty
+>>> Checklist("r1", (Check("untracked", True, "notes.txt", note=True),)).render().splitlines()[-1]
+'untracked  note    notes.txt'
 """
 
 from __future__ import annotations
@@ -40,13 +46,19 @@ from mlflow.tracking import MlflowClient
 from glasswatch.errors import TrackingError
 from glasswatch.training import tags as tag
 
-__all__ = ["Check", "Checklist", "check_run", "evaluate_run"]
+__all__ = ["SHORT_DIGEST", "Check", "Checklist", "check_run", "evaluate_run"]
+
+SHORT_DIGEST = 12
+"""Hex characters of a data set's sha256 shown in the table."""
+
 
 @dataclass(frozen=True)
 class Check:
     name: str
     ok: bool
     detail: str
+    note: bool = False
+    """Information, not a check: shown with status ``note``, never a gap."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +76,8 @@ class Checklist:
 
     def render(self) -> str:
         """Plain-text table, columns aligned with spaces."""
-        rows = [("CHECK", "STATUS", "DETAIL")] + [(c.name, "ok" if c.ok else "GAP", c.detail)
-                                                  for c in self.checks]
+        rows = [("CHECK", "STATUS", "DETAIL")] + [
+            (c.name, "note" if c.note else "ok" if c.ok else "GAP", c.detail) for c in self.checks]
         w0 = max(len(r[0]) for r in rows)
         w1 = max(len(r[1]) for r in rows)
         lines = [f"run {self.run_id}"] + [f"{a:<{w0}}  {b:<{w1}}  {d}".rstrip() for a, b, d in rows]
@@ -91,7 +103,8 @@ def _inputs(run: Run) -> Check:
         if tag.MLFLOW_DATA_CONTEXT not in tags or tag.INPUT_SHA256 not in tags:
             bad.append(item.dataset.name)
         else:
-            contexts.append(f"{item.dataset.name}:{tags[tag.MLFLOW_DATA_CONTEXT]}")
+            sha = tags[tag.INPUT_SHA256][:SHORT_DIGEST]
+            contexts.append(f"{item.dataset.name}:{tags[tag.MLFLOW_DATA_CONTEXT]} sha256:{sha}")
     if bad:
         return Check("inputs", False, f"inputs without context or sha256: {', '.join(bad)}")
     return Check("inputs", True, f"{len(inputs)} with sha256 ({', '.join(contexts)})")
@@ -135,11 +148,18 @@ def _git(run: Run) -> Check:
     return Check("git", True, f"{commit[:12]} on {tags.get(tag.GIT_BRANCH, '?')}, clean")
 
 
+def _untracked(run: Run) -> tuple[Check, ...]:
+    listed = run.data.tags.get(tag.GIT_UNTRACKED)
+    if not listed:
+        return ()
+    return (Check("untracked", True, f"not in the package, not counted as dirty: {listed}", note=True),)
+
+
 def evaluate_run(run: Run, client: MlflowClient, repo: Path = Path(".")) -> Checklist:
     """Run every check against an already fetched run."""
     run_id = run.info.run_id
     checks = (_seeds(run), _inputs(run), _system_metrics(run), _shap(client, run_id),
-              _thresholds(run, repo), _git(run))
+              _thresholds(run, repo), _git(run), *_untracked(run))
     return Checklist(run_id, checks)
 
 

@@ -10,6 +10,15 @@ Decisions
   written with ``index=False`` and ``lineterminator="\\n"`` so the bytes are platform-stable.
 * An existing file with different bytes is never overwritten: that would silently change a
   published version. :func:`write_version` raises :class:`~glasswatch.errors.ConfigError`.
+* **One digest per data set**: the sha256 of the file bytes (:attr:`DataFile.sha256`, input tag
+  ``glasswatch.sha256``). MLflow's own dataset digest (a hash of the DataFrame, at most 36
+  characters) is set to its first :data:`MLFLOW_DIGEST_CHARS` characters
+  (:func:`mlflow_digest`), so the MLflow UI, the tags and ``glasswatch check`` show one value,
+  full or shortened. A DVC md5 is kept as the input tag ``glasswatch.dvc_md5`` only when a
+  pointer file exists: it is DVC's identifier, for matching ``dvc status``, not a second digest.
+* **Sources are portable**: :func:`source_uri` gives a file's path relative to the root of the
+  git work tree holding it (the run's ``glasswatch.git.commit`` says which tree), or a
+  ``file://`` URI for a file outside any work tree; never a bare absolute path of one machine.
 """
 
 from __future__ import annotations
@@ -23,7 +32,19 @@ import yaml
 from glasswatch.errors import ConfigError
 from glasswatch.training.capture import file_sha256
 
-__all__ = ["DataFile", "describe_file", "dvc_md5", "write_version"]
+__all__ = [
+    "MLFLOW_DIGEST_CHARS",
+    "DataFile",
+    "describe_file",
+    "dvc_md5",
+    "mlflow_digest",
+    "source_uri",
+    "work_tree_root",
+    "write_version",
+]
+
+MLFLOW_DIGEST_CHARS = 32
+"""Length of the sha256 prefix given to MLflow as a dataset's digest (its column holds 36)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +64,52 @@ class DataFile:
     sha256: str
     rows: int
     dvc_md5: str | None = None
+
+
+def mlflow_digest(sha256: str) -> str:
+    """MLflow's dataset digest for a file of this sha256: its first :data:`MLFLOW_DIGEST_CHARS`
+    characters (MLflow keys a run's inputs by name and digest, so equal bytes are one input).
+
+    >>> mlflow_digest("ab" * 32) == "ab" * 16
+    True
+    """
+    return sha256[:MLFLOW_DIGEST_CHARS]
+
+
+def work_tree_root(path: str | Path) -> Path | None:
+    """The root of the git work tree holding ``path`` (the nearest parent with a ``.git`` entry,
+    a folder or a worktree's file), or None outside any. Reads the file system only.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = Path(d, "repo", ".git").mkdir(parents=True)
+    ...     work_tree_root(Path(d, "repo", "data", "x.csv")) == Path(d, "repo").resolve()
+    True
+    """
+    here = Path(path).resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def source_uri(path: str | Path) -> str:
+    """Where a data file is, as logged: its POSIX path relative to its git work tree's root, or a
+    ``file://`` URI outside any work tree.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = Path(d, "repo", ".git").mkdir(parents=True)
+    ...     inside = source_uri(Path(d, "repo", "data", "v1", "train.csv"))
+    ...     outside = source_uri(Path(d, "elsewhere", "train.csv"))
+    >>> inside, outside.startswith("file:///"), outside.endswith("/elsewhere/train.csv")
+    ('data/v1/train.csv', True, True)
+    """
+    resolved = Path(path).resolve()
+    root = work_tree_root(resolved)
+    if root is None:
+        return resolved.as_uri()
+    return resolved.relative_to(root).as_posix()
 
 
 def dvc_md5(path: str | Path) -> str | None:

@@ -29,6 +29,7 @@ from mlflow.tracking import MlflowClient
 from glasswatch.drift.reference import file_digest, read_frame
 from glasswatch.errors import TrackingError
 from glasswatch.training import tags as tag
+from glasswatch.training.data_version import mlflow_digest, source_uri
 
 __all__ = [
     "DEFAULT_TARGET",
@@ -88,10 +89,13 @@ class RunArtifactSource(_UriSource):
 def dataset_input(df: pd.DataFrame, source: DatasetSource, name: str, context: str,
                   targets: str | None = None, extra: dict[str, str] | None = None) -> DatasetInput:
     """``df`` as an MLflow dataset input from ``source``, tagged with its ``context``
-    (``production``, ``reference``) and the ``extra`` tags."""
+    (``production``, ``reference``) and the ``extra`` tags. When ``extra`` carries the file's
+    sha256 (``glasswatch.sha256``), MLflow's digest is its prefix: one digest per data set."""
+    sha256 = (extra or {}).get(tag.INPUT_SHA256)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
-        ds = from_pandas(df, source=source, name=name, targets=targets)
+        ds = from_pandas(df, source=source, name=name, targets=targets,
+                         digest=mlflow_digest(sha256) if sha256 else None)
         entity = ds._to_mlflow_entity()
     tags = [InputTag(key=tag.MLFLOW_DATA_CONTEXT, value=context)]
     tags += [InputTag(key=k, value=v) for k, v in (extra or {}).items()]
@@ -119,7 +123,7 @@ def register_reference(client: MlflowClient, model: str, version: str, path: str
             client.set_terminated(run_id)
         client.log_artifact(run_id, str(p), "reference")
         uri = f"runs:/{run_id}/reference/{p.name}"
-        extra = {tag.INPUT_SHA256: digest, tag.INPUT_PATH: str(p)}
+        extra = {tag.INPUT_SHA256: digest, tag.INPUT_PATH: source_uri(p)}
         client.log_inputs(run_id, [dataset_input(df, RunArtifactSource(uri, sha256=digest), "reference",
                                                  "reference", target, extra)])
         version_tags = {tag.REFERENCE_URI: uri, tag.REFERENCE_SHA256: digest}

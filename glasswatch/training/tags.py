@@ -22,11 +22,12 @@ constant                   key                                   value
 ``GIT_BRANCH``             ``glasswatch.git.branch``             branch name (run)
 ``GIT_DIRTY``              ``glasswatch.git.dirty``              ``true`` / ``false`` (run, version)
 ``GIT_ERROR``              ``glasswatch.git.error``              why git state is unknown (run)
+``GIT_UNTRACKED``          ``glasswatch.git.untracked``          untracked files outside the package
 ``COST_ERROR``             ``glasswatch.cost_error``             why no cost was estimated (run)
 ``dataset_sha256(n)``      ``glasswatch.dataset.<n>.sha256``     file sha256 of split ``n``
 ``dataset_context(n)``     ``glasswatch.dataset.<n>.context``    its input context, e.g. ``training``
 ``INPUT_SHA256``           ``glasswatch.sha256``                 file sha256 (dataset input tag)
-``INPUT_PATH``             ``glasswatch.path``                   file path (dataset input tag)
+``INPUT_PATH``             ``glasswatch.path``                   repo path or file:// URI (input tag)
 ``INPUT_DVC_MD5``          ``glasswatch.dvc_md5``                DVC md5 (dataset input tag)
 ``MODEL_NAME``             ``glasswatch.model_name``             registered model name (run)
 ``MODEL_SHA256``           ``glasswatch.model_sha256``           sha256 of the pickled model
@@ -73,6 +74,7 @@ __all__ = [
     "GIT_COMMIT",
     "GIT_DIRTY",
     "GIT_ERROR",
+    "GIT_UNTRACKED",
     "INPUT_DVC_MD5",
     "INPUT_PATH",
     "INPUT_SHA256",
@@ -115,6 +117,7 @@ GIT_COMMIT = "glasswatch.git.commit"
 GIT_BRANCH = "glasswatch.git.branch"
 GIT_DIRTY = "glasswatch.git.dirty"
 GIT_ERROR = "glasswatch.git.error"
+GIT_UNTRACKED = "glasswatch.git.untracked"
 COST_ERROR = "glasswatch.cost_error"
 
 INPUT_SHA256 = "glasswatch.sha256"

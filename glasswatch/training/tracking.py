@@ -27,7 +27,10 @@ Decisions
   thread every ``MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL`` seconds (default 10): a run shorter
   than one interval records none, and the checklist says so. ``system_metrics_interval`` sets it.
 * The full sha256 of the file bytes goes into an input tag and a run tag; MLflow's own dataset
-  digest (of the DataFrame) is kept as is, because its column is too short for a sha256.
+  digest (its column is too short for a sha256) is that sha256's prefix, so a data set shows one
+  digest; its source is repo-relative or a ``file://`` URI (:mod:`~glasswatch.training.data_version`).
+* Untracked files outside the package do not make the tree dirty; they are listed in the tag
+  ``glasswatch.git.untracked`` (:func:`~glasswatch.training.capture.git_info`).
 * The git diff is logged as an artifact when the tree is dirty. It can contain anything the
   author typed; it is not scanned for secrets (do not keep secrets in tracked files).
 * MLflow modules that register import hooks are imported *before* the run starts
@@ -73,7 +76,7 @@ from glasswatch.training.capture import (
     git_info,
     instance_type,
 )
-from glasswatch.training.data_version import dvc_md5
+from glasswatch.training.data_version import dvc_md5, mlflow_digest, source_uri
 
 __all__ = [
     "TrackedRun",
@@ -151,6 +154,8 @@ def _start_tags(project: str, env: str, seed: int, user: str, git: GitInfo, envi
         tags[tag.GIT_BRANCH] = git.branch
     if git.error:
         tags[tag.GIT_ERROR] = git.error[:500]
+    if git.untracked:
+        tags[tag.GIT_UNTRACKED] = git.untracked_text()
     return tags
 
 
@@ -252,11 +257,11 @@ def log_dataset(
     """
     p = Path(path)
     digest = file_sha256(p)
-    input_tags = {tag.INPUT_SHA256: digest, tag.INPUT_PATH: str(p)}
+    input_tags = {tag.INPUT_SHA256: digest, tag.INPUT_PATH: source_uri(p)}
     md5 = dvc_md5(p)
     if md5:
         input_tags[tag.INPUT_DVC_MD5] = md5
-    dataset = pandas_dataset(df, p, name, targets)
+    dataset = pandas_dataset(df, p, name, targets, sha256=digest)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
         mlflow.log_input(dataset, context=context, tags=input_tags)  # the schema is inferred here
@@ -265,9 +270,12 @@ def log_dataset(
 
 
 def pandas_dataset(
-    df: pd.DataFrame, path: str | Path, name: str, targets: str | None = None
+    df: pd.DataFrame, path: str | Path, name: str, targets: str | None = None, *, sha256: str | None = None
 ) -> PandasDataset:
-    """MLflow dataset of ``df`` whose source is the file it came from.
+    """MLflow dataset of ``df`` whose source is the file it came from (repo-relative path or
+    ``file://`` URI, :func:`~glasswatch.training.data_version.source_uri`) and whose digest is the
+    prefix of the file's sha256 (``sha256``, computed when not given; see
+    :mod:`~glasswatch.training.data_version`).
 
     Pass the same object to ``mlflow.models.evaluate`` after :func:`log_dataset` logged it:
     MLflow keys inputs by (name, digest), so the evaluation reuses the input that carries our
@@ -278,7 +286,8 @@ def pandas_dataset(
         # (harmless) ambiguity; and it hints about integer columns when inferring the schema.
         warnings.filterwarnings("ignore", "The specified dataset source can be interpreted", UserWarning)
         warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
-        return from_pandas(df, source=str(Path(path).resolve()), name=name, targets=targets)
+        digest = mlflow_digest(sha256 or file_sha256(path))
+        return from_pandas(df, source=source_uri(path), name=name, targets=targets, digest=digest)
 
 
 def log_preprocessing(params: Mapping[str, Any]) -> None:

@@ -68,9 +68,52 @@ def test_git_info_clean_then_dirty(repo: Path) -> None:
     assert "# untracked: new.py" in dirty.diff
 
 
-def test_git_info_untracked_only_counts_as_dirty(repo: Path) -> None:
+def test_git_info_untracked_file_in_the_package_counts_as_dirty(repo: Path) -> None:
+    """Issue 13 changed this: only untracked files inside a package make the tree dirty."""
+    (repo / "pkg").mkdir()
+    (repo / "pkg" / "__init__.py").write_text("")
+    _git(repo, "add", "pkg/__init__.py")
+    _git(repo, "commit", "-q", "-m", "pkg")
+    (repo / "pkg" / "scratch.py").write_text("")
+    info = git_info(repo)
+    assert info.dirty
+    assert info.untracked == ()
+    assert "# untracked: pkg/scratch.py" in info.diff
+
+
+def test_git_info_untracked_files_outside_the_package_are_listed_not_dirty(repo: Path) -> None:
+    (repo / "pkg").mkdir()
+    (repo / "pkg" / "__init__.py").write_text("")
+    _git(repo, "add", "pkg/__init__.py")
+    _git(repo, "commit", "-q", "-m", "pkg")
+    (repo / "notes dir").mkdir()
+    (repo / "notes dir" / "to do.txt").write_text("x")  # spaces: porcelain -z, no quoting
     (repo / "scratch.py").write_text("")
-    assert git_info(repo).dirty
+    info = git_info(repo / "pkg")  # from a subfolder: paths are still relative to the root
+    assert not info.dirty
+    assert info.untracked == ("notes dir/to do.txt", "scratch.py")
+    assert info.untracked_text() == "notes dir/to do.txt, scratch.py"
+    assert info.untracked_text(limit=12) == "notes dir/to do.txt (+1 more)"  # the first always shows
+    # named packages replace the detected ones
+    named = git_info(repo, packages=["notes dir"])
+    assert named.dirty
+    assert named.untracked == ("scratch.py",)
+
+
+def test_git_info_a_staged_rename_is_a_change_and_not_untracked(repo: Path) -> None:
+    _git(repo, "mv", "a.txt", "b.txt")
+    info = git_info(repo)
+    assert info.dirty
+    assert info.untracked == ()
+
+
+def test_package_dirs_finds_top_level_and_src_packages(tmp_path: Path) -> None:
+    for init in ("glasswatch/__init__.py", "src/lib/__init__.py", ".hidden/__init__.py",
+                 "deep/er/__init__.py"):
+        (tmp_path / init).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / init).write_text("")
+    assert repro.package_dirs(tmp_path) == ("glasswatch", "src/lib")
+    assert "glasswatch" in repro.package_dirs(Path(__file__).resolve().parents[3])
 
 
 def test_git_info_tolerates_no_repo_and_no_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
