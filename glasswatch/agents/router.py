@@ -9,10 +9,15 @@ commits :meth:`Dispatcher.committable` (the lowest offset still owed per partiti
 what we mean. The ingest agent (:mod:`glasswatch.agents.ingest`) stays on Faust.
 
 The delivery log lives in a compacted topic (``TopicSettings.deliveries``, read and written by
-:class:`~glasswatch.kafka.delivery_store.DeliveryStore`); silences are followed by
-:class:`~glasswatch.kafka.silence_store.SilenceFeed`.
+:class:`~glasswatch.kafka.delivery_store.DeliveryStore`); deliveries are recorded under the
+delivering notifier's ``name`` (:attr:`Dispatcher.delivered_as`; a log fallback is its own
+receiver). Silences, acks and the router's own state (Slack threads, firing alerts for
+inhibition) are the side topics of :mod:`glasswatch.agents.router_state`; the state is written
+before offsets are committed. A notification carrying an ack goes to the notifier's
+``acknowledge`` (PagerDuty ``acknowledge`` event, Slack thread reply); a notifier without one
+has nothing to tell and the ack counts as delivered.
 
-Per loop iteration: poll alerts (and silences) → ``ingest`` → ``ready(now)`` starts at most one
+Per loop iteration: poll alerts (and silences, acks) → ``ingest`` → ``ready(now)`` starts at most one
 delivery per receiver, each in a thread (the SDKs are blocking) that may outlive the iteration →
 every finished attempt is handed to the dispatcher and its delivery records (``acks=all``) and
 dead letters are **persisted at once** → **then** the offsets the dispatcher allows are committed.
@@ -30,6 +35,7 @@ alerts of a revoked partition that were still in groups may be delivered by both
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -38,12 +44,12 @@ import pydantic
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from glasswatch.agents.router_state import RouterSideTopics
 from glasswatch.alerting.dispatcher import Delivery, Dispatcher, Settled
-from glasswatch.alerting.notify.base import Notifier
+from glasswatch.alerting.notify.base import Acknowledger, Notifier
 from glasswatch.errors import BrokerError, NotifyError
 from glasswatch.kafka.compacted import CompactedTopic
 from glasswatch.kafka.delivery_store import DeliveryStore
-from glasswatch.kafka.silence_store import SilenceFeed
 from glasswatch.schemas.alert import Alert
 from glasswatch.schemas.coords import Coord
 from glasswatch.schemas.dead_letter import DeadLetter
@@ -71,6 +77,8 @@ class RouterRuntime:
         deliveries_topic: str,
         group_id: str = "glasswatch-router",
         silences_topic: str | None = None,
+        acks_topic: str | None = None,
+        state_topic: str | None = None,
         clock: Callable[[], datetime] = _utcnow,
         poll_timeout: float = 1.0,
         redact: Callable[[object], str] = str,
@@ -81,15 +89,25 @@ class RouterRuntime:
         self.dead_letter_topic = dead_letter_topic
         self.dispatcher = dispatcher
         self.notifiers = dict(notifiers)
+        for name, notifier in self.notifiers.items():  # a stand-in records as itself
+            if notifier.name != name:
+                dispatcher.delivered_as.setdefault(name, notifier.name)
         self.group_id = group_id
         self.deliveries_topic = deliveries_topic
         self.deliveries = DeliveryStore(CompactedTopic(bootstrap, deliveries_topic))
         self.silences_topic = silences_topic
+        self.side = RouterSideTopics(
+            bootstrap,
+            dispatcher,
+            self.notifiers.values(),
+            silences_topic=silences_topic,
+            acks_topic=acks_topic,
+            state_topic=state_topic,
+        )
         self.clock = clock
         self.poll_timeout = poll_timeout
         self.redact = redact
         self._consumer: AIOKafkaConsumer | None = None
-        self._silences: SilenceFeed | None = None
         self._producer: AIOKafkaProducer | None = None
         self._committed: dict[tuple[str, int], int] = {}
         self._inflight: dict[int, tuple[Delivery, asyncio.Task[NotifyError | None]]] = {}
@@ -99,13 +117,11 @@ class RouterRuntime:
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
-        """Load the delivery log and silences, then join the consumer group."""
+        """Load the delivery log, the state, silences and acks, then join the consumer group."""
         await self.deliveries.load(self.dispatcher.log)
         log.info("router: %d delivery records loaded", len(self.dispatcher.log))
         try:
-            if self.silences_topic:
-                self._silences = SilenceFeed(self.bootstrap, self.silences_topic)
-                await self._silences.start()
+            await self.side.start(self.clock())
             self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
             await self._producer.start()
             self._consumer = AIOKafkaConsumer(
@@ -135,9 +151,10 @@ class RouterRuntime:
         for client in (self._consumer, self._producer):
             if client is not None:
                 await client.stop()
-        if self._silences is not None:
-            await self._silences.close()
-        self._consumer = self._producer = self._silences = None
+        with contextlib.suppress(BrokerError):  # what was settled while draining
+            await self.side.save()
+        await self.side.close()
+        self._consumer = self._producer = None
         await self.deliveries.close()
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -157,12 +174,12 @@ class RouterRuntime:
         """Poll, start due deliveries, settle finished ones, commit. Returns messages consumed."""
         assert self._consumer is not None, "call start() first"
         consumed = await self._poll()
-        if self._silences is not None:
-            await self._silences.poll(self.dispatcher.silences)
+        await self.side.poll(self.clock())
         await self._settle_finished()
         for delivery in self.dispatcher.ready(self.clock()):
             self._inflight[delivery.id] = (delivery, asyncio.create_task(self._attempt(delivery)))
         await self._settle_finished()
+        await self.side.save()  # the state of what is committed next is durable first
         await self._commit()
         return consumed
 
@@ -190,6 +207,7 @@ class RouterRuntime:
                 settled = self.dispatcher.failed(delivery, error, now)
                 self._log_failure(delivery, error, settled)
             await self._persist(settled)
+            await self.side.save()  # e.g. the Slack thread of what was just posted
 
     async def _poll(self) -> int:
         assert self._consumer is not None
@@ -251,7 +269,10 @@ class RouterRuntime:
         if notifier is None:
             return NotifyError(f"no notifier for receiver {delivery.notification.receiver}", retryable=False)
         try:
-            await asyncio.to_thread(notifier.send, delivery.notification)
+            if delivery.notification.ack is None:
+                await asyncio.to_thread(notifier.send, delivery.notification)
+            elif isinstance(notifier, Acknowledger):
+                await asyncio.to_thread(notifier.acknowledge, delivery.notification)
         except NotifyError as exc:
             return exc
         except Exception as exc:  # a notifier bug must not lose the alert: retry it

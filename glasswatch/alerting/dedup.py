@@ -11,7 +11,14 @@ needs, following Alertmanager's ``DedupStage``:
 * a firing alert is sent when this episode was never delivered to the receiver, or again
   when ``repeat_interval`` has passed since it was;
 * a resolved alert is sent only when its firing was delivered and its resolve was not
-  (nobody hears of a problem that came and went before the first notification).
+  (nobody hears of a problem that came and went before the first notification, or while it
+  was silenced or inhibited).
+
+Records are kept under the receiver that *actually* delivered: the dispatcher maps a route's
+receiver to its delivery id (a receiver degraded to the log fallback records as ``slack→log``),
+so what the fallback printed is never mistaken for what the real receiver was told.
+An acknowledgement told to a receiver is recorded too (``acknowledged=True``, its own key), so a
+restart does not tell it twice.
 
 Examples
 --------
@@ -34,7 +41,7 @@ False
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -64,9 +71,13 @@ class DeliveryRecord(BaseModel):
     at: datetime
     alert_id: str
     outcome: Outcome = Outcome.DELIVERED
+    acknowledged: bool = False
+    """A record of an acknowledgement told to the receiver, not of a notification."""
 
     @property
     def key(self) -> str:
+        if self.acknowledged:
+            return f"{self.receiver}|{self.fingerprint}|ack"
         return f"{self.receiver}|{self.fingerprint}|{self.status.value}"
 
 
@@ -111,9 +122,15 @@ class DeliveryLog:
         return now - done.at >= repeat_interval
 
     def record(
-        self, alert: Alert, receiver: str, now: datetime, outcome: Outcome = Outcome.DELIVERED
+        self,
+        alert: Alert,
+        receiver: str,
+        now: datetime,
+        outcome: Outcome = Outcome.DELIVERED,
+        *,
+        acknowledged: bool = False,
     ) -> DeliveryRecord:
-        """Remember that ``receiver`` got (or refused) ``alert`` at ``now``."""
+        """Remember that ``receiver`` got (or refused) ``alert`` — or its acknowledgement — at ``now``."""
         rec = DeliveryRecord(
             fingerprint=alert.fingerprint,
             status=alert.status,
@@ -122,15 +139,28 @@ class DeliveryLog:
             at=now,
             alert_id=alert.id,
             outcome=outcome,
+            acknowledged=acknowledged,
         )
         self._records[rec.key] = rec
         return rec
 
+    def delivered(self, alert: Alert, receiver: str) -> bool:
+        """Whether this firing episode of ``alert`` was delivered to ``receiver``."""
+        fired = self.get(alert, receiver, AlertStatus.FIRING)
+        return fired is not None and fired.outcome is Outcome.DELIVERED
 
-def dedup_stage(log: DeliveryLog) -> Stage:
-    """Narrow a notification to the alerts its receiver still needs (drop it when none)."""
+    def acknowledged(self, alert: Alert, receiver: str) -> bool:
+        """Whether ``receiver`` was told of an acknowledgement of this episode of ``alert``."""
+        rec = self._records.get(f"{receiver}|{alert.fingerprint}|ack")
+        return rec is not None and rec.starts_at == alert.starts_at
+
+
+def dedup_stage(log: DeliveryLog, receiver_id: Callable[[str], str] = str) -> Stage:
+    """Narrow a notification to the alerts its receiver still needs (drop it when none);
+    ``receiver_id`` maps a route's receiver to the id its deliveries are recorded under."""
 
     def stage(n: Notification, now: datetime) -> Notification | None:
-        return n.with_alerts([a for a in n.alerts if log.needs(a, n.receiver, now, n.repeat_interval)])
+        rid = receiver_id(n.receiver)
+        return n.with_alerts([a for a in n.alerts if log.needs(a, rid, now, n.repeat_interval)])
 
     return stage

@@ -12,7 +12,18 @@ commits :meth:`committable` offsets. Hence:
   overtaken by its resolve (order per dedup key) and a retrying receiver holds back only itself;
 * retryable failures are rescheduled with :class:`~glasswatch.alerting.notify.base.RetryPolicy` (time
   passed in, seeded jitter); a permanent failure, or retries past ``max_elapsed``, yields one
-  ``rejected_by_receiver`` dead letter per alert. Error text is redacted again here.
+  ``rejected_by_receiver`` dead letter per alert. Error text is redacted again here;
+* deliveries are recorded under the id of the notifier that made them (:attr:`Dispatcher.delivered_as`,
+  set by the runtime from ``Notifier.name``): when a receiver was not configured and its log
+  fallback (``slack→log``) printed an alert, the real receiver still owes it. Alerts still firing
+  reach it once it is configured — :meth:`Dispatcher.restore` re-routes the firing alerts kept in
+  the router state at start, and the dedup stage finds nothing delivered under the real id — while
+  alerts resolved meanwhile are not sent (a resolve is owed only where the firing was delivered);
+* an acknowledgement (:meth:`Dispatcher.acknowledge`, an :class:`~glasswatch.schemas.ack.AlertAck`
+  covering a firing episode) stops its escalation and queues, for every receiver that was told
+  of the firing, a notification with ``ack`` set (PagerDuty ``acknowledge``, Slack thread reply),
+  behind that receiver's earlier notifications; told once, recorded like a delivery. An ack that
+  arrives before the firing was delivered somewhere is told there right after the delivery.
 
 Examples
 --------
@@ -39,8 +50,8 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from glasswatch.alerting.dedup import DeliveryLog, DeliveryRecord, Outcome, dedup_stage
@@ -49,11 +60,14 @@ from glasswatch.alerting.grouping import Grouper
 from glasswatch.alerting.inhibit import Inhibitor
 from glasswatch.alerting.mute import mute_stage
 from glasswatch.alerting.notify.base import AlertSource, Notification, RetryPolicy, Stage, run_stages
+from glasswatch.alerting.offsets import PendingOffsets
 from glasswatch.alerting.routes import RoutingConfig
 from glasswatch.alerting.severity_rules import SeverityRule, apply_rules, top_feature_drift
 from glasswatch.alerting.silence import Silences
+from glasswatch.alerting.state_book import StateBook
 from glasswatch.errors import NotifyError
-from glasswatch.schemas.alert import Alert
+from glasswatch.schemas.ack import AlertAck
+from glasswatch.schemas.alert import Alert, AlertStatus
 from glasswatch.schemas.coords import Coord
 from glasswatch.schemas.dead_letter import DeadLetter
 
@@ -88,13 +102,6 @@ class _Item:
     in_flight: bool = False
 
 
-@dataclass
-class _Offsets:
-    pending: dict[int, int] = field(default_factory=dict)
-    """offset → routes still owing an outcome."""
-    max_seen: int = -1
-
-
 class Dispatcher:
     """See the module docstring. Not thread-safe: drive it from one loop."""
 
@@ -110,6 +117,7 @@ class Dispatcher:
         seed: int = 0,
         redact: Callable[[object], str] = str,
         alerts_topic: str = "",
+        delivered_as: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
         self.silences = silences if silences is not None else Silences()
@@ -119,39 +127,85 @@ class Dispatcher:
         self.retry = retry or RetryPolicy()
         self.redact = redact
         self.alerts_topic = alerts_topic
-        self.inhibitor = Inhibitor(config.inhibit_rules)
+        self.delivered_as: dict[str, str] = dict(delivered_as or {})
+        """Receiver name → the id its deliveries are recorded under (absent: the name itself)."""
+        self.inhibitor = Inhibitor(config.inhibit_rules, state=StateBook("inhibit|"))
         self.grouper = Grouper()
+        self.acks: dict[str, AlertAck] = {}
+        """The latest acknowledgement per fingerprint (dropped when its episode resolves)."""
         self.stages: list[Stage] = [
             mute_stage(self.inhibitor),
             mute_stage(self.silences),
-            dedup_stage(self.log),
+            dedup_stage(self.log, self.receiver_id),
             escalation_stage(self.escalator),
         ]
         self._rng = random.Random(seed)
         self._queues: dict[str, deque[_Item]] = {}
-        self._offsets: dict[tuple[str, int], _Offsets] = {}
+        self.offsets = PendingOffsets()
+        self._offsets = self.offsets.partitions
         self._next_id = 0
+
+    def receiver_id(self, receiver: str) -> str:
+        """The id deliveries to ``receiver`` are recorded under (see :attr:`delivered_as`)."""
+        return self.delivered_as.get(receiver, receiver)
 
     # -- input ---------------------------------------------------------------------------
     def ingest(self, alert: Alert, now: datetime, coord: Coord | None = None) -> None:
         """Route and group one alert; ``coord`` is its message's (``None`` for escalations)."""
         alert = self.escalator.apply(apply_rules(self.severity_rules, alert))
         self.inhibitor.update(alert)
+        ack = self.acks.get(alert.fingerprint)
+        if ack is not None and ack.covers(alert.fingerprint, alert.starts_at):
+            if alert.status is AlertStatus.RESOLVED:
+                del self.acks[alert.fingerprint]
+            else:
+                self.escalator.acknowledge(alert.fingerprint)
         routes = self.config.route.match(alert.labels)
-        source = None
-        if coord is not None:
-            offs = self._offsets.setdefault((coord.topic, coord.partition), _Offsets())
-            offs.max_seen = max(offs.max_seen, coord.offset)
-            if coord.offset not in offs.pending:  # else the same message again (redelivery)
-                source = AlertSource(coord, alert.fingerprint)
-                if routes:
-                    offs.pending[coord.offset] = len(routes)
+        source = None  # a redelivery of a pending message is counted once
+        if coord is not None and self.offsets.see(coord, len(routes)):
+            source = AlertSource(coord, alert.fingerprint)
         self.grouper.add(alert, routes, now, source)
+
+    def restore(self, now: datetime) -> int:
+        """After a restart: take back the firing alerts of the router state (inhibition) and
+        route them again, so receivers that still owe them (a receiver configured since, a
+        repeat) are told; the dedup stage drops what was delivered. Returns how many."""
+        alerts = self.inhibitor.restore()
+        for alert in alerts:
+            self.ingest(alert, now)
+        return len(alerts)
+
+    def acknowledge(self, ack: AlertAck, now: datetime) -> bool:
+        """Take ``ack``; when it covers a firing episode, stop its escalation and queue the
+        acknowledgement for every receiver told of the firing. Returns whether it did."""
+        old = self.acks.get(ack.fingerprint)
+        if old is None or old.at <= ack.at:
+            self.acks[ack.fingerprint] = ack
+        alert = self.inhibitor.firing_alert(ack.fingerprint)
+        if alert is None or not ack.covers(alert.fingerprint, alert.starts_at):
+            return False
+        self.escalator.acknowledge(alert.fingerprint)
+        for r in self.config.receivers:
+            self._queue_ack(r.name, alert, now)
+        return True
+
+    def _queue_ack(self, receiver: str, alert: Alert, now: datetime) -> None:
+        ack, rid = self.acks.get(alert.fingerprint), self.receiver_id(receiver)
+        if ack is None or not ack.covers(alert.fingerprint, alert.starts_at):
+            return
+        if not self.log.delivered(alert, rid) or self.log.acknowledged(alert, rid):
+            return
+        queue = self._queues.setdefault(receiver, deque())
+        if any(i.notification.ack is not None and i.notification.alerts[0].fingerprint == alert.fingerprint
+               for i in queue):
+            return
+        self._next_id += 1
+        n = Notification(receiver=receiver, group_key=f"ack:{alert.fingerprint}", alerts=(alert,), ack=ack)
+        queue.append(_Item(self._next_id, n, now))
 
     def skip(self, coord: Coord) -> None:
         """A message with nothing to deliver (e.g. dead-lettered as unreadable): committable."""
-        offs = self._offsets.setdefault((coord.topic, coord.partition), _Offsets())
-        offs.max_seen = max(offs.max_seen, coord.offset)
+        self.offsets.see(coord, 0)
 
     # -- what to do now ------------------------------------------------------------------
     def ready(self, now: datetime) -> list[Delivery]:
@@ -165,7 +219,7 @@ class Dispatcher:
         for queue in self._queues.values():
             while queue and not queue[0].in_flight and queue[0].next_at <= now:
                 item = queue[0]
-                narrowed = run_stages(self.stages, item.notification, now)
+                narrowed = self._narrow(item.notification, now)
                 if narrowed is None:
                     queue.popleft()
                     self._release(item.notification.sources)
@@ -175,6 +229,12 @@ class Dispatcher:
                 out.append(Delivery(item.id, narrowed, item.attempts + 1))
                 break
         return out
+
+    def _narrow(self, n: Notification, now: datetime) -> Notification | None:
+        if n.ack is None:
+            return run_stages(self.stages, n, now)
+        owed = [a for a in n.alerts if not self.log.acknowledged(a, self.receiver_id(n.receiver))]
+        return n.with_alerts(owed)
 
     def next_wakeup(self) -> datetime | None:
         """The earliest time :meth:`ready` may have something new (``None``: only on input)."""
@@ -190,10 +250,14 @@ class Dispatcher:
     # -- outcomes ------------------------------------------------------------------------
     def succeeded(self, delivery: Delivery, now: datetime) -> Settled:
         """The receiver accepted ``delivery``."""
-        n = delivery.notification
+        n, rid = delivery.notification, self.receiver_id(delivery.notification.receiver)
         item = self._pop(delivery)
-        records = tuple(self.log.record(a, n.receiver, now) for a in n.alerts)
+        acked = n.ack is not None
+        records = tuple(self.log.record(a, rid, now, acknowledged=acked) for a in n.alerts)
         self._release(item.notification.sources)
+        if not acked:
+            for a in n.firing:
+                self._queue_ack(n.receiver, a, now)
         return Settled(records=records)
 
     def failed(self, delivery: Delivery, error: NotifyError, now: datetime) -> Settled:
@@ -212,8 +276,12 @@ class Dispatcher:
                 return Settled(retry_at=item.next_at)
             detail = f"gave up after {item.attempts} attempts over {elapsed:.0f}s: {detail}"
         self._pop(delivery)
-        n = delivery.notification
-        records = tuple(self.log.record(a, n.receiver, now, Outcome.REJECTED) for a in n.alerts)
+        n, rid = delivery.notification, self.receiver_id(delivery.notification.receiver)
+        records = tuple(
+            self.log.record(a, rid, now, Outcome.REJECTED, acknowledged=n.ack is not None) for a in n.alerts
+        )
+        if n.ack is not None:  # an acknowledgement refused: recorded, not a lost alert
+            return Settled(records=records)
         dead = tuple(
             self._dead_letter(n, a.fingerprint, a.model_dump_json().encode(), detail) for a in n.alerts
         )
@@ -222,10 +290,7 @@ class Dispatcher:
 
     def committable(self) -> dict[tuple[str, int], int]:
         """Per (topic, partition): the next offset to commit (everything before it is settled)."""
-        return {
-            tp: min((o for o, left in offs.pending.items() if left > 0), default=offs.max_seen + 1)
-            for tp, offs in self._offsets.items()
-        }
+        return self.offsets.committable()
 
     # -- helpers -------------------------------------------------------------------------
     def _dead_letter(self, n: Notification, fingerprint: str, raw: bytes, detail: str) -> DeadLetter:
@@ -252,14 +317,7 @@ class Dispatcher:
         return item
 
     def _release(self, sources: Sequence[AlertSource]) -> None:
-        for s in sources:
-            c = s.coord
-            offs = self._offsets.get((c.topic, c.partition))
-            if offs is None or c.offset not in offs.pending:
-                continue
-            offs.pending[c.offset] -= 1
-            if offs.pending[c.offset] <= 0:
-                del offs.pending[c.offset]
+        self.offsets.release(s.coord for s in sources)
 
 
 def _seconds(value: float) -> timedelta:

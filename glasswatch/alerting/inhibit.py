@@ -9,6 +9,12 @@ by the model monitor when a model's windows are empty. Semantics follow Alertman
 as equal. :class:`Inhibitor` is a :class:`~glasswatch.alerting.mute.Muter` (inhibition does not
 depend on ``now``); the dispatcher's inhibit stage is ``mute_stage(inhibitor)``.
 
+The firing alerts are the inhibitor's state: given a :class:`~glasswatch.alerting.state_book.StateBook`
+it writes each firing alert there (key: fingerprint, value: the alert's JSON) and deletes it on
+resolve, so the router persists them and :meth:`Inhibitor.restore` brings inhibition back after a
+restart (the dispatcher also re-routes the restored alerts, see
+:meth:`~glasswatch.alerting.dispatcher.Dispatcher.restore`).
+
 Examples
 --------
 >>> from datetime import datetime, timezone
@@ -31,9 +37,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Self
 
+import pydantic
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from glasswatch.alerting.matchers import Matcher, matches_all, parse_matchers
+from glasswatch.alerting.state_book import StateBook
 from glasswatch.schemas.alert import Alert, AlertStatus
 
 __all__ = ["DEFAULT_INHIBIT_RULES", "InhibitRule", "Inhibitor"]
@@ -78,17 +86,43 @@ DEFAULT_INHIBIT_RULES: tuple[InhibitRule, ...] = (
 class Inhibitor:
     """Keeps the currently firing alerts and answers ``mutes(alert)`` from them."""
 
-    def __init__(self, rules: Sequence[InhibitRule] = DEFAULT_INHIBIT_RULES) -> None:
+    def __init__(
+        self, rules: Sequence[InhibitRule] = DEFAULT_INHIBIT_RULES, state: StateBook | None = None
+    ) -> None:
         self.rules = tuple(rules)
+        self.state = state
         self._firing: dict[str, Alert] = {}
 
     def update(self, alert: Alert) -> Self:
         """Track ``alert``: firing alerts may inhibit, resolved ones stop inhibiting."""
         if alert.status is AlertStatus.FIRING:
             self._firing[alert.fingerprint] = alert
+            if self.state is not None:
+                self.state.set(alert.fingerprint, alert.model_dump_json().encode())
         else:
             self._firing.pop(alert.fingerprint, None)
+            if self.state is not None:
+                self.state.delete(alert.fingerprint)
         return self
+
+    def restore(self) -> list[Alert]:
+        """Load the firing alerts kept in :attr:`state` (unreadable entries are dropped);
+        returns them, oldest episode first."""
+        if self.state is None:
+            return []
+        for fp, raw in self.state.items():
+            try:
+                alert = Alert.model_validate_json(raw)
+            except pydantic.ValidationError:
+                self.state.delete(fp)
+                continue
+            if alert.status is AlertStatus.FIRING and alert.fingerprint == fp:
+                self._firing.setdefault(fp, alert)
+        return sorted(self._firing.values(), key=lambda a: a.starts_at)
+
+    def firing_alert(self, fingerprint: str) -> Alert | None:
+        """The firing alert with ``fingerprint``, if any."""
+        return self._firing.get(fingerprint)
 
     @property
     def firing(self) -> tuple[Alert, ...]:

@@ -2,9 +2,13 @@
 
 A silence is data (stored in a compacted topic keyed by ``id``); expiring one means writing it
 again with ``ends_at=now``. :class:`Silences` is a :class:`~glasswatch.alerting.mute.Muter`: the
-dispatcher's silence stage is ``mute_stage(silences)``, which mutes *firing* notifications only —
-a resolve that is owed (its firing was delivered) still goes out, so no incident is left open by
-a silence.
+dispatcher's silence stage is ``mute_stage(silences)``, which mutes *firing* notifications only.
+Resolves, precisely: a resolve goes to a receiver only when that receiver was told of this
+episode's firing (the dedup stage reads the durable delivery log). So the resolve of an alert
+whose firing was silenced (or inhibited) and never delivered is not sent — silenced or not
+when it resolves — while the resolve of a firing delivered *before* the silence started is sent,
+so no PagerDuty incident or Slack thread is left open by a silence. (Checked for issue 13: the
+dispatcher already behaved so; ``tests/unit/alerting/test_silence.py`` pins both cases.)
 
 Examples
 --------

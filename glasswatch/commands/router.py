@@ -28,7 +28,10 @@ def run_router(
     """Run the router until interrupted.
 
     Receiver secrets a routing file names by environment variable are resolved from ``environ``,
-    the snapshot ``cli.py`` took (this module reads no environment itself).
+    the snapshot ``cli.py`` took (this module reads no environment itself). A routing file that
+    does not load (a receiver URL the client cannot use included) raises
+    :class:`~glasswatch.errors.ConfigError` before anything starts: ``glasswatch`` prints one
+    line and exits with status 2.
     """
     from glasswatch.agents.router import RouterRuntime
     from glasswatch.alerting.dispatcher import Dispatcher
@@ -53,6 +56,8 @@ def run_router(
         alerts_topic=settings.topics.alerts,
         dead_letter_topic=settings.topics.dead_letters,
         silences_topic=settings.topics.silences,
+        acks_topic=settings.topics.acks,
+        state_topic=settings.topics.router_state,
         deliveries_topic=settings.topics.deliveries,
         dispatcher=Dispatcher(config, redact=redactor, alerts_topic=settings.topics.alerts),
         notifiers=notifiers,
@@ -86,5 +91,7 @@ def register(app: typer.Typer, context: CommandContext) -> None:
         group_id: Annotated[str, typer.Option(help="Kafka consumer group")] = "glasswatch-router",
     ) -> None:
         """Consume the alerts topic and deliver (commits offsets only after delivery)."""
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from glasswatch.logs import configure_logging
+
+        configure_logging(logging.INFO)  # in the format of --log-format
         run_router(context(), routes_file, environ=context.environ(), group_id=group_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
@@ -24,22 +25,58 @@ if TYPE_CHECKING:
 __all__ = ["register", "render_silences"]
 
 
+_COLUMNS = (("ID", 32), ("STATE", 7), ("ENDS_AT", 25), ("BY", 20), ("MATCHERS", 60), ("COMMENT", 80))
+"""Header and widest cell (terminal columns) of each ``silence list`` column; longer cells are cut
+with ``…``."""
+
+
+def _width(text: str) -> int:
+    """Terminal columns of ``text`` (East Asian wide characters take two, combining marks none)."""
+    total = 0
+    for ch in text:
+        if not unicodedata.combining(ch):
+            total += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return total
+
+
+def _fit(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` columns (ending in ``…`` when cut)."""
+    if _width(text) <= limit:
+        return text
+    out, used = [], 1
+    for ch in text:
+        w = _width(ch)
+        if used + w > limit:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "…"
+
+
 def render_silences(silences: list[object], now: datetime, *, show_all: bool = False) -> str:
-    """A table of silences (active and pending; expired too with ``show_all``)."""
+    """A table of silences (active and pending; expired too with ``show_all``).
+
+    Cells are escaped (:func:`~glasswatch.schemas.text.printable`: anyone who can write the
+    silences topic wrote them) and cut to bounded widths, and columns are padded by display
+    width, so wide, escaped or East Asian text keeps every column aligned."""
     from glasswatch.alerting.silence import Silence
 
-    rows = [
-        "ID                                STATE    ENDS_AT                    BY        MATCHERS  COMMENT"
-    ]
+    rows: list[list[str]] = []
     for s in sorted((x for x in silences if isinstance(x, Silence)), key=lambda x: x.starts_at):
         state = "active" if s.active(now) else "pending" if s.starts_at > now else "expired"
         if state == "expired" and not show_all:
             continue
-        # anyone who can write the silences topic wrote these: escape control characters
-        matchers = printable(",".join(str(m) for m in s.matchers))
-        sid, by, comment = printable(s.id), printable(s.created_by), printable(s.comment)
-        rows.append(f"{sid:<33} {state:<8} {s.ends_at.isoformat():<26} {by:<9} {matchers}  {comment}")
-    return "\n".join(rows)
+        ends = s.ends_at.astimezone(UTC).isoformat(timespec="seconds")
+        matchers = ",".join(str(m) for m in s.matchers)
+        cells = [s.id, state, ends, s.created_by, matchers, s.comment]
+        rows.append([_fit(printable(c), limit) for c, (_, limit) in zip(cells, _COLUMNS, strict=True)])
+    header = [name for name, _ in _COLUMNS]
+    widths = [max(_width(r[i]) for r in [header, *rows]) for i in range(len(_COLUMNS))]
+    lines = []
+    for r in [header, *rows]:
+        padded = [c + " " * (w - _width(c)) for c, w in zip(r[:-1], widths, strict=False)]
+        lines.append("  ".join([*padded, r[-1]]).rstrip())
+    return "\n".join(lines)
 
 
 def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:

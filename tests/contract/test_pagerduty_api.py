@@ -227,3 +227,25 @@ def test_retryable_failures_are_retried_by_the_router_and_paged_once(pd: FakePag
     drv.run_for(2)
     assert len(pd.requests) == 2
     assert list(pd.events()) == [("trigger", a.fingerprint)]
+
+
+def test_acknowledge_sends_an_acknowledge_event_with_the_dedup_key_once(pd: FakePagerDuty) -> None:
+    from datetime import timedelta
+
+    from glasswatch.schemas.ack import AlertAck
+
+    a = alert(severity=Severity.CRITICAL)
+    ack = AlertAck(fingerprint=a.fingerprint, starts_at=a.starts_at, by="ana", at=T0 + timedelta(minutes=1))
+    n = notifier(pd)
+    n.send(note(a))
+    acked = Notification(receiver="pd", group_key=f"ack:{a.fingerprint}", alerts=(a,), ack=ack)
+    pd.script(Reply(503))
+    with pytest.raises(NotifyError) as info:
+        n.acknowledge(acked)
+    assert info.value.retryable
+    n.acknowledge(acked)
+    n.acknowledge(acked)  # a retry of an accepted acknowledgement is not sent again
+    assert [r.body["event_action"] for r in pd.requests] == ["trigger", "acknowledge", "acknowledge"]
+    event = {"event_action": "acknowledge", "routing_key": KEY, "dedup_key": a.fingerprint}
+    assert pd.requests[-1].body == event
+    assert list(pd.events()) == [("trigger", a.fingerprint), ("acknowledge", a.fingerprint)]

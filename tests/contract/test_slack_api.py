@@ -234,3 +234,47 @@ def test_retry_after_from_slack_is_honoured_by_the_router(slack: FakeSlack) -> N
     drv.run_for(2)
     assert len(slack.requests) == 2
     assert len(slack.accepted) == 1
+
+
+def test_a_new_notifier_with_the_kept_state_replies_in_the_old_thread(slack: FakeSlack) -> None:
+    """What a restarted router does: the thread comes from the state book, not from memory."""
+    a, b = alert("feature:a"), alert("feature:b")
+    first = notifier(slack)
+    first.send(note(a, b))
+    assert first.state.namespace == "slack|slack|"
+    kept = first.state.drain()
+    assert {k for k, _ in kept} == {f"slack|slack|{a.fingerprint}", f"slack|slack|{b.fingerprint}"}
+    second = notifier(slack)
+    for key, value in kept:
+        second.state.load(key.removeprefix(second.state.namespace), value)
+    second.send(note(resolved(a), b))  # the group flush after the restart: a resolved, b still firing
+    second.send(note(resolved(b)))
+    reply1, reply2, update = (r.body for r in slack.requests[1:])
+    assert reply1["thread_ts"] == reply2["thread_ts"] == "1700000000.000001"
+    assert update == {**update, "channel": "C0ALERTS", "ts": "1700000000.000001"}
+    assert slack.requests[3].path == "/api/chat.update"
+    assert dict(second.state.items()) == {}  # resolved alerts leave the state
+    assert sorted(v is None for _, v in second.state.drain()) == [True, True]
+
+
+def test_an_ack_is_an_escaped_reply_in_the_alerts_thread(slack: FakeSlack) -> None:
+    from datetime import timedelta
+
+    from glasswatch.schemas.ack import AlertAck
+
+    a, lone = alert("feature:a"), alert("feature:lone", model="<!here>")
+    n = notifier(slack)
+    n.send(note(a))
+
+    def ack(x: object) -> Notification:
+        who = AlertAck(fingerprint=x.fingerprint, starts_at=x.starts_at, by="<!channel> ana",  # type: ignore[attr-defined]
+                       at=T0 + timedelta(minutes=2), note="on it & <https://evil|docs>")
+        return Notification(receiver="slack", group_key="ack", alerts=(x,), ack=who)  # type: ignore[arg-type]
+
+    n.acknowledge(ack(a))
+    n.acknowledge(ack(lone))  # no thread known: a message of its own naming the alert
+    reply, alone = slack.requests[1].body, slack.requests[2].body
+    said = ":eyes: acknowledged by &lt;!channel&gt; ana: on it &amp; &lt;https://evil|docs&gt;"
+    assert reply == {"channel": "#ml-alerts", "text": said, "thread_ts": "1700000000.000001"}
+    assert "thread_ts" not in alone
+    assert alone["text"].startswith(said + " — [&lt;!here&gt;]")

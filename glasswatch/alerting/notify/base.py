@@ -1,10 +1,17 @@
 """The notification seam: what a receiver gets, how it fails, and how we retry.
 
 * :class:`Notification` — the alerts of one aggregation group for one receiver.
-* :class:`Notifier` — the Protocol every adapter implements. ``send`` returns on success and
-  raises :class:`~glasswatch.errors.NotifyError` otherwise: ``retryable=True`` (429, 5xx,
-  timeouts; ``retry_after`` when the receiver said how long to wait) or ``retryable=False``
-  (bad request, bad token, unknown channel) — Alertmanager's ``Notify() (retryable, err)``.
+* :class:`Notifier` — the Protocol every adapter implements. Its ``name`` is the id its
+  deliveries are recorded under: the receiver's name, or a distinct id for a stand-in (the log
+  fallback of an unconfigured receiver is ``<receiver>→log``, :data:`FALLBACK_SUFFIX`).
+  ``send`` returns on success and raises :class:`~glasswatch.errors.NotifyError` otherwise:
+  ``retryable=True`` (429, 5xx, timeouts; ``retry_after`` when the receiver said how long to
+  wait) or ``retryable=False`` (bad request, bad token, unknown channel) — Alertmanager's
+  ``Notify() (retryable, err)``.
+* :class:`Acknowledger` — a notifier that can also tell its receiver that someone acknowledged
+  alerts it was sent (PagerDuty ``acknowledge`` event, Slack thread reply). The dispatcher
+  queues such a notification (``ack`` set) behind that receiver's earlier ones; the runtime
+  calls ``acknowledge`` for it, and treats it as done for a notifier without the method.
 * :data:`Stage` — one step of the notification pipeline, a plain callable that returns the
   notification (perhaps with fewer alerts) or ``None`` to drop it. The router runs
   ``inhibit → silence → dedup → escalate`` on each group flush (route and group come before,
@@ -35,10 +42,13 @@ from typing import NamedTuple, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from glasswatch.schemas.ack import AlertAck
 from glasswatch.schemas.alert import Alert, AlertStatus
 from glasswatch.schemas.coords import Coord
 
 __all__ = [
+    "FALLBACK_SUFFIX",
+    "Acknowledger",
     "AlertSource",
     "Notification",
     "Notifier",
@@ -70,6 +80,9 @@ class Notification(BaseModel):
     alerts: tuple[Alert, ...]
     repeat_interval: timedelta = timedelta(hours=4)
     sources: tuple[AlertSource, ...] = ()
+    ack: AlertAck | None = None
+    """Set on an acknowledgement to tell (``alerts`` are the acknowledged ones), see
+    :class:`Acknowledger`; ``None`` for an ordinary notification."""
 
     @property
     def firing(self) -> tuple[Alert, ...]:
@@ -91,6 +104,19 @@ class Notifier(Protocol):
     name: str
 
     def send(self, notification: Notification) -> None: ...
+
+
+@runtime_checkable
+class Acknowledger(Protocol):
+    """A notifier that can tell its receiver of an acknowledgement (``notification.ack``)."""
+
+    name: str
+
+    def acknowledge(self, notification: Notification) -> None: ...
+
+
+FALLBACK_SUFFIX = "→log"
+"""Appended to a receiver's name for the log notifier standing in for it (its delivery id)."""
 
 
 Stage = Callable[[Notification, datetime], "Notification | None"]

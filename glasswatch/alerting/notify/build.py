@@ -3,7 +3,11 @@
 Secrets are resolved here, at the edge, from the ``environ`` mapping handed in. A receiver
 whose secret is missing fails the start (:class:`~glasswatch.errors.ConfigError` naming the
 receiver and the variable, never a value) — except in ``env == "local"``, where it degrades
-to the log receiver with a warning, so a laptop run needs no Slack or PagerDuty account.
+to the log receiver with a warning, so a laptop run needs no Slack or PagerDuty account. That
+stand-in is its own receiver: its name (the id deliveries are recorded under) is
+``<receiver>→log``, so once the secret is set the real receiver still owes what only the log saw.
+A receiver URL the client cannot use (a webhook URL from the environment that is not http(s))
+fails the start with a :class:`~glasswatch.errors.ConfigError` naming the receiver.
 The returned :class:`~glasswatch.alerting.notify.redaction.Redactor` knows every resolved secret.
 """
 
@@ -15,11 +19,13 @@ from collections.abc import Mapping
 
 from pydantic import SecretStr
 
-from glasswatch.alerting.notify.base import Notifier
+from glasswatch.alerting.notify.alertmanager import AlertmanagerNotifier
+from glasswatch.alerting.notify.base import FALLBACK_SUFFIX, Notifier
 from glasswatch.alerting.notify.desktop import DesktopNotifier
 from glasswatch.alerting.notify.log import LogNotifier
 from glasswatch.alerting.notify.pagerduty import PagerDutyNotifier
 from glasswatch.alerting.notify.receivers import (
+    AlertmanagerReceiver,
     AnyReceiver,
     DesktopReceiver,
     LogReceiver,
@@ -73,7 +79,7 @@ def build_notifiers(
             if env != "local":
                 raise ConfigError(f"receiver {r.name}: {field} is not configured")
             log.warning("receiver %s: no %s; delivering to the log instead (env=local)", r.name, field)
-            out[r.name] = LogNotifier(r.name)
+            out[r.name] = LogNotifier(r.name + FALLBACK_SUFFIX)
             continue
         if secret is not None:
             secrets.append(secret)
@@ -86,7 +92,12 @@ def build_notifiers(
                 r.name, routing_key=secret, base_url=r.url, timeout=timeout, verify=verify
             )
         elif isinstance(r, WebhookReceiver) and secret is not None:
-            out[r.name] = WebhookNotifier(r.name, url=secret, timeout=timeout)
+            try:
+                out[r.name] = WebhookNotifier(r.name, url=secret, timeout=timeout)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        elif isinstance(r, AlertmanagerReceiver):
+            out[r.name] = AlertmanagerNotifier(r.name, url=r.url, timeout=timeout)
         elif isinstance(r, DesktopReceiver):
             out[r.name] = DesktopNotifier(r.name, environ=environ)
         elif isinstance(r, LogReceiver):

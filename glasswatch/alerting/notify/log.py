@@ -73,3 +73,13 @@ class LogNotifier:
         for alert in notification.alerts:
             level = logging.INFO if alert.status.value == "resolved" else logging.WARNING
             self.logger.log(level, "%s", format_line(alert), extra={"fingerprint": alert.fingerprint})
+
+    def acknowledge(self, notification: Notification) -> None:
+        """Log that the alerts were acknowledged (who and the note, escaped) at INFO."""
+        ack = notification.ack
+        if ack is None:
+            return
+        for alert in notification.alerts:
+            fp = printable(alert.fingerprint)
+            line = f"alert acknowledged by={_quoted(ack.by)} note={_quoted(ack.note)} fp={fp}"
+            self.logger.info("%s", line, extra={"fingerprint": alert.fingerprint})

@@ -1,7 +1,8 @@
 """PagerDuty receiver: the real ``pagerduty`` package's ``EventsApiV2Client`` (Events API v2).
 
 One event per alert: ``trigger`` for firing alerts with ``dedup_key`` = the alert fingerprint,
-``resolve`` with the same key for resolved ones, in the notification's order. The trigger
+``resolve`` with the same key for resolved ones, in the notification's order. An acknowledgement
+(:meth:`PagerDutyNotifier.acknowledge`) is an ``acknowledge`` event with the same key. The trigger
 carries ``summary`` (≤ 1024 chars), ``source`` (``glasswatch/<model>``), ``severity``
 (critical / warning / info), ``component`` (signal), ``group`` (model), ``class`` (kind),
 ``custom_details`` (the evidence, plus ``replay_command`` and ``lineage``), ``links``
@@ -120,6 +121,21 @@ class PagerDutyNotifier:
             self._accepted[alert.id] = None
             if len(self._accepted) > _REMEMBER:
                 self._accepted.popitem(last=False)
+
+    def acknowledge(self, notification: Notification) -> None:
+        """An ``acknowledge`` event per alert (``dedup_key`` = fingerprint): the incident shows
+        who has it and PagerDuty stops escalating."""
+        for alert in notification.alerts:
+            key = f"ack|{alert.id}"
+            if key in self._accepted:
+                continue
+            try:
+                self._client.acknowledge(alert.fingerprint)
+            except pagerduty.Error as exc:
+                raise self._error("acknowledge", exc) from None
+            except (OSError, TimeoutError) as exc:
+                raise network_error("pagerduty acknowledge", exc, redact=self._redact) from None
+            self._accepted[key] = None
 
     def _send_one(self, alert: Alert) -> None:
         action = "resolve" if alert.status is AlertStatus.RESOLVED else "trigger"

@@ -21,6 +21,7 @@ from pydantic import SecretStr
 
 from glasswatch.alerting.notify.base import Notification
 from glasswatch.alerting.notify.http_errors import from_status, network_error
+from glasswatch.alerting.notify.receivers import url_problem
 from glasswatch.alerting.notify.redaction import Redactor
 
 __all__ = ["WebhookNotifier", "webhook_body"]
@@ -40,9 +41,9 @@ def webhook_body(n: Notification) -> dict[str, Any]:
 
 class WebhookNotifier:
     def __init__(self, name: str, *, url: SecretStr, timeout: float = 10.0) -> None:
-        scheme = url.get_secret_value().split(":", 1)[0].lower()
-        if scheme not in ("http", "https"):
-            raise ValueError(f"webhook {name}: URL must be http(s)")
+        problem = url_problem(url.get_secret_value())
+        if problem is not None:
+            raise ValueError(f"receiver {name}: url {problem}")
         self.name = name
         self._url = url
         self._timeout = timeout

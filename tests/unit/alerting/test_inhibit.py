@@ -42,3 +42,25 @@ def test_stage() -> None:
     out = stage(n, brk.starts_at)
     assert out is not None
     assert [a.signal for a in out.alerts] == ["schema", "feature:age"]
+
+
+def test_the_firing_alerts_survive_in_the_state_book_and_junk_is_dropped() -> None:
+    from glasswatch.alerting.inhibit import DEFAULT_INHIBIT_RULES, Inhibitor
+    from glasswatch.alerting.state_book import StateBook
+    from glasswatch.schemas.alert import AlertKind, Severity
+    from glasswatch.testing.routing import T0, alert, resolved
+
+    book = StateBook("inhibit|")
+    outage = alert("events", kind=AlertKind.UPSTREAM_OUTAGE, severity=Severity.CRITICAL)
+    gone = alert("feature:gone")
+    Inhibitor(DEFAULT_INHIBIT_RULES, state=book).update(outage).update(gone).update(resolved(gone))
+    kept = book.drain()
+    assert [k for k, v in kept if v is not None] == [f"inhibit|{outage.fingerprint}"]
+    restarted = StateBook("inhibit|")
+    for key, value in kept:
+        restarted.load(key.removeprefix("inhibit|"), value)
+    restarted.load("f" * 16, b"{not an alert")
+    inhibitor = Inhibitor(DEFAULT_INHIBIT_RULES, state=restarted)
+    assert inhibitor.restore() == [outage]
+    assert inhibitor.mutes(alert("feature:age"), T0)
+    assert restarted.drain() == [("inhibit|" + "f" * 16, None)]  # the junk is deleted from the topic

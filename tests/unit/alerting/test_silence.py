@@ -65,3 +65,50 @@ def test_stage_mutes_firing_but_lets_owed_resolves_through() -> None:
 def test_json_round_trip() -> None:
     s = silence('model="churn"', 'signal=~"feature:.*"')
     assert Silence.model_validate_json(s.model_dump_json()) == s
+
+
+def _silenced_run(
+    silence_from_h: float, resolve_after_h: float, *, delivered_first: bool
+) -> dict[str, list[str]]:
+    """A critical alert fires (delivered before the silence when ``delivered_first``), a silence on
+    its model starts, the alert resolves; what each receiver was told, in order."""
+    from glasswatch.alerting.dispatcher import Dispatcher
+    from glasswatch.alerting.routes import default_routing
+    from glasswatch.schemas.alert import Severity
+    from glasswatch.testing import FakeClock, FakeNotifier
+    from glasswatch.testing.routing import Driver
+
+    clock = FakeClock(T0)
+    d = Dispatcher(default_routing("prod"), seed=1, alerts_topic="alerts")
+    notifiers = {n: FakeNotifier(n) for n in ("pagerduty", "slack", "log")}
+    drive = Driver(d, notifiers, clock)
+    a = alert(severity=Severity.CRITICAL)
+    quiet = silence('model="churn"', start_h=silence_from_h, end_h=silence_from_h + 5, sid="q")
+    if not delivered_first:
+        d.silences.update(quiet)
+    drive.publish(a)
+    drive.run_for(60)
+    d.silences.update(quiet)
+    drive.run_for(resolve_after_h * 3600)
+    drive.publish(resolved(a))
+    drive.run_for(600)
+    return {k: [x.status.value for x in n.alerts] for k, n in notifiers.items()}
+
+
+def test_a_resolve_whose_firing_was_silenced_is_not_sent() -> None:
+    told = _silenced_run(0, 0.5, delivered_first=False)
+    assert told == {"pagerduty": [], "slack": [], "log": []}
+
+
+def test_a_resolve_whose_firing_was_delivered_before_the_silence_is_sent() -> None:
+    """Otherwise the PagerDuty incident would stay open for ever."""
+    told = _silenced_run(1 / 60, 0.5, delivered_first=True)
+    assert told["pagerduty"] == ["firing", "resolved"]
+    assert told["log"] == ["firing", "resolved"]
+
+
+def test_a_silenced_repeat_does_not_go_out_but_the_owed_resolve_does() -> None:
+    """Delivered, then silenced for longer than repeat_interval (4 h): no repeat, one resolve."""
+    told = _silenced_run(1 / 60, 4.5, delivered_first=True)
+    assert told["pagerduty"] == ["firing", "resolved"]
+    assert told["log"] == ["firing", "resolved"]

@@ -3,8 +3,14 @@
 * First notification of a group → ``chat.postMessage``; its ``ts`` is remembered per group key.
   Later notifications of the group (new alerts, repeats, resolves) are replies in that thread;
   when nothing in the group fires any more, the parent is ``chat.update``-d to "resolved"
-  (best effort: a failed update is logged, the reply already told the story). Thread ``ts``
-  values live in memory: after a restart a resolve starts a new thread.
+  (best effort: a failed update is logged, the reply already told the story). The thread of
+  each firing alert is also written to :attr:`SlackNotifier.state`
+  (:class:`~glasswatch.alerting.state_book.StateBook`, key: fingerprint, value:
+  ``{"channel", "ts"}``), which the router persists in its compacted router-state topic and
+  reloads at start: after a restart the resolve is still a reply under the firing message.
+  Entries are deleted when their alert resolves.
+* :meth:`SlackNotifier.acknowledge` replies in the alert's thread "acknowledged by X: note"
+  (both escaped for ``mrkdwn``), or posts it with the alert's summary when no thread is known.
 * At most one message per second per channel (:class:`~glasswatch.alerting.notify.rate_limit.RateLimiter`,
   injectable clock and sleep).
 * The SDK's own retry handlers are turned off (``retry_handlers=[]``): the router's
@@ -16,6 +22,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -29,8 +36,10 @@ from glasswatch.alerting.notify.base import Notification
 from glasswatch.alerting.notify.http_errors import from_status, network_error
 from glasswatch.alerting.notify.rate_limit import RateLimiter
 from glasswatch.alerting.notify.redaction import RedactingFilter, Redactor
-from glasswatch.alerting.notify.slack.blocks import render
+from glasswatch.alerting.notify.slack.blocks import mrkdwn_escape, render
+from glasswatch.alerting.state_book import StateBook
 from glasswatch.errors import NotifyError
+from glasswatch.schemas.alert import Alert
 
 __all__ = ["TRANSIENT_ERRORS", "SlackNotifier"]
 
@@ -54,6 +63,7 @@ class SlackNotifier:
         timeout: int = 10,
         limiter: RateLimiter | None = None,
         client: WebClient | None = None,
+        state: StateBook | None = None,
     ) -> None:
         self.name = name
         self.channel = channel
@@ -71,6 +81,8 @@ class SlackNotifier:
         self.limiter = limiter or RateLimiter(1.0)
         self._threads: dict[str, tuple[str, str]] = {}
         """group key → (channel id, parent ts)."""
+        self.state = state if state is not None else StateBook(f"slack|{name}|")
+        """Thread per alert fingerprint, persisted by the router (see the module docstring)."""
         self._lock = threading.Lock()
 
     def thread_of(self, group_key: str) -> str | None:
@@ -78,10 +90,26 @@ class SlackNotifier:
         found = self._threads.get(group_key)
         return found[1] if found else None
 
+    def _thread(self, notification: Notification) -> tuple[str, str] | None:
+        """The group's thread, else the remembered thread of one of its alerts (after a restart)."""
+        found = self._threads.get(notification.group_key)
+        if found is None:
+            found = next(filter(None, (self._alert_thread(a) for a in notification.alerts)), None)
+        return found
+
+    def _alert_thread(self, alert: Alert) -> tuple[str, str] | None:
+        raw = self.state.get(alert.fingerprint)
+        try:
+            data = json.loads(raw) if raw else None
+            return (str(data["channel"]), str(data["ts"])) if isinstance(data, dict) else None
+        except (ValueError, KeyError):
+            return None
+
     def send(self, notification: Notification) -> None:
         text, blocks = render(notification)
         with self._lock:
-            thread = self._threads.get(notification.group_key)
+            thread = self._thread(notification)
+            replied = thread is not None
             resp = self._call(
                 "chat.postMessage",
                 channel=self.channel,
@@ -89,12 +117,16 @@ class SlackNotifier:
                 blocks=blocks,
                 thread_ts=thread[1] if thread else None,
             )
-            if thread is None:
-                if notification.firing and resp.get("ts"):  # no ts: no thread to continue, still sent
-                    self._threads[notification.group_key] = (
-                        str(resp.get("channel") or self.channel),
-                        str(resp["ts"]),
-                    )
+            if thread is None and notification.firing and resp.get("ts"):  # no ts: nothing to continue
+                thread = (str(resp.get("channel") or self.channel), str(resp["ts"]))
+                self._threads[notification.group_key] = thread
+            if thread is not None:
+                value = json.dumps({"channel": thread[0], "ts": thread[1]}).encode()
+                for a in notification.firing:
+                    self.state.set(a.fingerprint, value)
+            for a in notification.resolved:
+                self.state.delete(a.fingerprint)
+            if thread is None or not replied:
                 return
             if not notification.firing:
                 self._threads.pop(notification.group_key, None)
@@ -102,6 +134,21 @@ class SlackNotifier:
                     self._call("chat.update", channel=thread[0], ts=thread[1], text=text, blocks=blocks)
                 except NotifyError as exc:
                     log.warning("slack %s: could not mark thread resolved: %s", self.name, exc)
+
+    def acknowledge(self, notification: Notification) -> None:
+        """Reply in each alert's thread that it was acknowledged (a new message without one)."""
+        ack = notification.ack
+        if ack is None:
+            return
+        said = f":eyes: acknowledged by {mrkdwn_escape(ack.by)}" + (
+            f": {mrkdwn_escape(ack.note)}" if ack.note else ""
+        )
+        with self._lock:
+            for alert in notification.alerts:
+                thread = self._alert_thread(alert)
+                text = said if thread else f"{said} — {mrkdwn_escape(f'[{alert.model}] {alert.summary}')}"
+                ts = thread[1] if thread else None
+                self._call("chat.postMessage", channel=self.channel, text=text, thread_ts=ts)
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         self.limiter.wait(self.channel)
