@@ -25,6 +25,10 @@ glasswatch_dead_letters_sent_total              counter                         
 glasswatch_alerts_sent_total                    counter                          this process
 glasswatch_idle_ticks_sent_total                counter                          this process
 glasswatch_monitor_errors_total                 counter                          this process
+glasswatch_signal_value                         gauge    model, signal           this process
+glasswatch_signal_values_dropped_total          counter                          this process
+glasswatch_batch_seconds                        histo.                           this process
+glasswatch_consumer_lag                         gauge    topic, partition        consumer, state
 ==============================================  =======  ======================  =====================
 
 "Partition state" covers the source partitions assigned to this worker (it moves on a rebalance).
@@ -32,7 +36,11 @@ Label values are bounded: reasons are the known codes (:data:`~glasswatch.schema
 event types, alert kinds and severities are enums, and model names (chosen by producers) keep
 their own label for the first ``max_models`` seen, the rest fold into ``model="_other"``
 (:class:`ModelLabels`). Anything that does not fit a bounded set is counted under ``_other``;
-``prometheus-client`` escapes what remains (quotes, backslashes, newlines).
+``prometheus-client`` escapes what remains (quotes, backslashes, newlines). Signal values are
+gauges (their sum means nothing), so they never fold: :class:`~glasswatch.agents.ingest_metrics.IngestMetrics`
+keeps at most ``max_signal_series`` pairs and counts the refused updates
+(``glasswatch_signal_values_dropped_total``). Consumer lag is per assigned input partition
+(:mod:`glasswatch.web.consumer_lag`), bounded by the topics' partition counts.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ from prometheus_client.registry import Collector
 
 from glasswatch.schemas.alert import AlertKind, AlertStatus, Severity
 from glasswatch.schemas.dead_letter import REASONS
+from glasswatch.web.consumer_lag import Highwaters, lag_of
 
 if TYPE_CHECKING:
     from glasswatch.agents.ingest_metrics import IngestMetrics
@@ -121,11 +130,13 @@ class WorkerCollector(Collector):
         alerts: AlertBook | None = None,
         *,
         max_models: int = MAX_MODELS,
+        highwaters: Highwaters | None = None,
     ) -> None:
         self.states = states
         self.ingest = ingest
         self.alerts = alerts
         self.max_models = max_models
+        self.highwaters = highwaters
         self._models = ModelLabels(max_models)
 
     def collect(self) -> Iterator[Metric]:
@@ -147,6 +158,7 @@ class WorkerCollector(Collector):
         yield windows
         if self.alerts is not None:
             yield self._open_alerts(self.alerts)
+        yield from self._process_families(states)
         for name, doc, value in (
             ("ingest_messages", "Kafka messages taken by the ingest agent.", ingest.messages),
             ("ingest_batches", "Batches processed by the ingest agent.", ingest.batches),
@@ -170,6 +182,33 @@ class WorkerCollector(Collector):
             ),
         ):
             yield CounterMetricFamily(f"glasswatch_{name}_total", doc, value=value)
+
+    def _process_families(self, states: list[PartitionState]) -> Iterator[Metric]:
+        ingest = self.ingest
+        signals = GaugeMetricFamily(
+            "glasswatch_signal_value",
+            "Value of each watched signal in the model's last closed window (this process).",
+            labels=["model", "signal"],
+        )
+        for (model, signal), value in sorted(ingest.signals.items()):
+            signals.add_metric([_printable(model), _printable(signal)], value)
+        yield signals
+        yield CounterMetricFamily(
+            "glasswatch_signal_values_dropped",
+            f"Signal value updates not exported: beyond {ingest.max_signal_series} (model, signal) pairs.",
+            value=ingest.signal_values_dropped,
+        )
+        yield from ingest.batch_seconds.collect()
+        if self.highwaters is not None:
+            applied = {(st.topic, st.partition): st.last_offset for st in states}
+            lag = GaugeMetricFamily(
+                "glasswatch_consumer_lag",
+                "Messages of an assigned input partition not applied yet (highwater - applied offset - 1).",
+                labels=["topic", "partition"],
+            )
+            for (topic, partition), n in lag_of(self.highwaters(), applied).items():
+                lag.add_metric([topic, str(partition)], n)
+            yield lag
 
     def _state_families(self, states: list[PartitionState]) -> Iterator[Metric]:
         rejects: Counter[str] = Counter({r: 0 for r in _VALIDATION_REASONS})
@@ -246,11 +285,12 @@ def build_registry(
     *,
     max_models: int = MAX_MODELS,
     process: bool = True,
+    highwaters: Highwaters | None = None,
 ) -> CollectorRegistry:
     """A registry of its own for one worker: :class:`WorkerCollector` plus, with ``process``,
     prometheus-client's process, platform and GC collectors."""
     registry = CollectorRegistry()
-    registry.register(WorkerCollector(states, ingest, alerts, max_models=max_models))
+    registry.register(WorkerCollector(states, ingest, alerts, max_models=max_models, highwaters=highwaters))
     if process:
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)

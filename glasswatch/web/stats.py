@@ -16,6 +16,7 @@ from glasswatch.agents.ingest_metrics import IngestMetrics
 from glasswatch.kafka.app import GlasswatchApp
 from glasswatch.monitor.stats import merge_states
 from glasswatch.web.alerts import AlertBook
+from glasswatch.web.consumer_lag import faust_highwaters
 from glasswatch.web.metrics import build_registry
 
 __all__ = ["attach_web", "process_usage", "snapshot"]
@@ -57,7 +58,8 @@ def snapshot(gw: GlasswatchApp, metrics: IngestMetrics) -> dict[str, Any]:
 def attach_web(gw: GlasswatchApp, metrics: IngestMetrics, alerts: AlertBook | None = None) -> None:
     """Register the stats, monitors and metrics pages (``alerts``: open alerts on /metrics)."""
     app = gw.app
-    registry = build_registry(gw.read_states, metrics, alerts)
+    highwaters = faust_highwaters(gw.app, gw.inputs.topics) if gw.inputs is not None else None
+    registry = build_registry(gw.read_states, metrics, alerts, highwaters=highwaters)
 
     @app.page("/glasswatch/stats/")
     async def stats_view(web: Any, request: Any) -> Any:
