@@ -5,14 +5,16 @@ evidence, labels, lineage and replay command, ``/playbooks/<kind>.md`` serves th
 worker remembers the alerts it emitted (bounded); older ones are looked up in the alerts topic.
 
 Everything on these pages may come from a producer (anyone who can write the alerts topic), so
-the HTML is rendered by Jinja2 templates (``web/templates/``) with autoescape on, links are shown
-only when they are http(s) (the contract refuses others too), and a record on the alerts topic
-that is not a valid alert is skipped and counted, never a 500.
+the HTML is rendered by Jinja2 templates (``web/templates/``, :mod:`glasswatch.web.templating`)
+with autoescape on, links are shown only when they are http(s) (the contract refuses others too),
+and a record on the alerts topic that is not a valid alert is skipped and counted, never a 500.
+
+The dashboard (:mod:`glasswatch.web.dashboard`) adds to the alert page through ``extras``: the
+plot of the signal around the alert, its acknowledgement and the ack and silence forms.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections import OrderedDict
@@ -22,16 +24,18 @@ from pathlib import Path
 from typing import Any
 
 import faust
-import jinja2
 import pydantic
 
 from glasswatch.errors import BrokerError
-from glasswatch.schemas.alert import FINGERPRINT_HEX, Alert, http_link
+from glasswatch.schemas.alert import FINGERPRINT_HEX, Alert
 from glasswatch.schemas.text import printable
+from glasswatch.web.templating import TEMPLATES as _TEMPLATES
+from glasswatch.web.templating import page_headers, safe_link
 
 __all__ = [
     "AlertBook",
     "AlertLoader",
+    "PageExtras",
     "attach_alert_pages",
     "playbook_text",
     "render_alert_page",
@@ -49,6 +53,9 @@ _FINGERPRINT = re.compile(rf"[0-9a-f]{{{FINGERPRINT_HEX}}}")
 
 AlertLoader = Callable[[str], Awaitable[list[Alert]]]
 """``load(fingerprint)``: the alerts of one condition that this worker no longer remembers."""
+
+PageExtras = Callable[[list[Alert], Mapping[str, str]], Awaitable[dict[str, Any]]]
+"""``extras(history, query)``: more context for the alert page template (plot, ack, forms)."""
 
 
 class AlertBook:
@@ -121,8 +128,9 @@ def _why(exc: Exception) -> str:
 
 
 def playbook_text(kind: str) -> str | None:
-    """The playbook markdown of an alert kind: packaged copy, else the source checkout's docs/."""
-    if re.fullmatch(r"[a-z0-9_]+", kind) is None:
+    """The playbook markdown of an alert kind (or ``README``, the list of playbooks): packaged
+    copy, else the source checkout's docs/."""
+    if re.fullmatch(r"[a-z0-9_]+|README", kind) is None:
         return None
     name = f"{kind}.md"
     try:
@@ -133,46 +141,20 @@ def playbook_text(kind: str) -> str | None:
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("glasswatch.web", "templates"),
-    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-    undefined=jinja2.StrictUndefined,
-)
-
-
-def safe_link(url: object) -> str | None:
-    """``url`` when a page may link to it (an absolute http(s) URL), else None.
-
-    >>> safe_link("https://example.com/runs/1"), safe_link("javascript:alert(1)"), safe_link(None)
-    ('https://example.com/runs/1', None, None)
-    """
-    if not isinstance(url, str):
-        return None
-    try:
-        return http_link(url)
-    except ValueError:
-        return None
-
-
-def _as_json(value: object) -> str:
-    return json.dumps(value, default=str, ensure_ascii=False)
-
-
-_TEMPLATES.filters["http_only"] = safe_link
-_TEMPLATES.filters["as_json"] = _as_json
-
-
 def render_index(alerts: list[Alert]) -> str:
     """``/alerts/``: the latest alert of each remembered condition."""
     return _TEMPLATES.get_template("index.html").render(alerts=alerts)
 
 
-def render_alert_page(history: list[Alert]) -> str:
+def render_alert_page(history: list[Alert], **extras: Any) -> str:
     """``/alerts/<fingerprint>/``: the latest alert of a condition with its evidence, labels,
-    lineage, replay command and history."""
+    lineage, replay command and history (``extras``: see :data:`PageExtras`; ``figure``, ``ack``,
+    ``csrf`` (the form token; no forms without it), ``model_url``)."""
     a = history[-1]
     lineage = a.lineage.model_dump(mode="json")
-    return _TEMPLATES.get_template("alert.html").render(a=a, history=history, lineage=lineage)
+    context: dict[str, Any] = {"figure": None, "ack": None, "csrf": None, "notice": None}
+    context.update(extras)
+    return _TEMPLATES.get_template("alert.html").render(a=a, history=history, lineage=lineage, **context)
 
 
 def render_missing(fingerprint: str) -> str:
@@ -181,7 +163,7 @@ def render_missing(fingerprint: str) -> str:
 
 
 def render_playbook(name: str, text: str) -> str:
-    """A playbook page (the markdown as preformatted text)."""
+    """A playbook page: the markdown rendered as HTML (raw HTML in it escaped)."""
     return _TEMPLATES.get_template("playbook.html").render(name=name, text=text)
 
 
@@ -210,32 +192,39 @@ def topic_loader(bootstrap: str, topic: str, book: AlertBook, *, timeout_s: floa
     return load
 
 
-def attach_alert_pages(app: faust.App, book: AlertBook, load_from_topic: AlertLoader | None = None) -> None:
+def attach_alert_pages(
+    app: faust.App,
+    book: AlertBook,
+    load_from_topic: AlertLoader | None = None,
+    extras: PageExtras | None = None,
+) -> None:
     """Register the pages on a Faust app (``load_from_topic(fp)`` finds alerts this worker forgot;
-    see :func:`topic_loader`)."""
+    see :func:`topic_loader`; ``extras``: see :data:`PageExtras`)."""
+    headers = page_headers()
 
     @app.page("/alerts/")
     async def alerts_index(view: Any, request: Any) -> Any:
-        return view.html(render_index(book.latest()))
+        return view.html(render_index(book.latest()), headers=headers)
 
     @app.page("/alerts/{fingerprint}/")
     async def alert_page(view: Any, request: Any, fingerprint: str) -> Any:
         if _FINGERPRINT.fullmatch(fingerprint) is None:  # not a fingerprint: no topic scan
-            return view.html(render_missing(fingerprint), status=404)
+            return view.html(render_missing(fingerprint), status=404, headers=headers)
         history = book.history(fingerprint)
         if not history and load_from_topic is not None:
             for alert in await load_from_topic(fingerprint):
                 book.add(alert)
             history = book.history(fingerprint)
         if not history:
-            return view.html(render_missing(fingerprint), status=404)
-        return view.html(render_alert_page(history))
+            return view.html(render_missing(fingerprint), status=404, headers=headers)
+        more = await extras(history, request.query) if extras is not None else {}
+        return view.html(render_alert_page(history, **more), headers=headers)
 
     @app.page("/playbooks/{name}")
     async def playbook(view: Any, request: Any, name: str) -> Any:
         text = playbook_text(name.removesuffix(".md"))
         if text is None:
             return view.text(f"no playbook {name}\n", status=404)
-        return view.html(render_playbook(name, text))
+        return view.html(render_playbook(name, text), headers=headers)
 
     del alerts_index, alert_page, playbook
