@@ -99,3 +99,7 @@ verify-build:
 # long mutation fuzz of decode(): never raises, known reasons, every item accounted once (JSON)
 fuzz *ARGS:
     uv run --frozen python bench/fuzz.py {{ARGS}}
+
+# CLI start-up: glasswatch --help against python -c "import typer", as a ratio (JSON)
+bench-cli *ARGS:
+    uv run --frozen python bench/cli.py {{ARGS}}

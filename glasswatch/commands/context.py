@@ -10,6 +10,7 @@ references by variable name (``routing_key: {env: PD_KEY}``), the desktop sessio
 it is registered, so ``--help`` works whatever the environment holds.
 
 >>> from types import MappingProxyType
+>>> from glasswatch.settings import Settings
 >>> ctx = CommandContext(lambda: Settings(env="prod"), lambda: MappingProxyType({"PD_KEY": "k"}))
 >>> ctx().env, ctx.environ()["PD_KEY"]
 ('prod', 'k')
@@ -19,8 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from glasswatch.settings import Settings
+if TYPE_CHECKING:  # not imported at run time: ``glasswatch --help`` imports this module
+    from glasswatch.settings import Settings
 
 __all__ = ["CommandContext"]
 

@@ -136,7 +136,10 @@ def register(app: typer.Typer, context: CommandContext) -> None:
             help="MLflow UI base URL for alert links (default: the tracking URI when http)")] = None,
     ) -> None:
         """Consume the windows topic and run drift jobs (alerts to the alerts topic)."""
+        from glasswatch.kafka.log_limits import StartupNoise
+
         configure_logging(logging.INFO)  # in the format of --log-format
+        StartupNoise().install()  # the consumer group's expected start-up errors at DEBUG (for 120 s)
         try:
             run_drift_agent(context(), specs=specs, tracking_uri=tracking_uri, group_id=group_id,
                             workers=workers, cache_dir=cache_dir, cache_mb=cache_mb, ui_url=ui_url)

@@ -22,17 +22,26 @@ import typer
 
 from glasswatch.commands.context import CommandContext
 from glasswatch.errors import ConfigError, GateFailed, TrackingError
+from glasswatch.logs import configure_logging
 from glasswatch.settings import Settings
 
 if TYPE_CHECKING:
     from glasswatch.training.alert_sink import AlertSink
 
-__all__ = ["ALERTS_TIMEOUT_S", "AlertsMode", "gate_sink", "local_sink", "register"]
+__all__ = ["ALERTS_TIMEOUT_S", "AlertsMode", "Estimator", "gate_sink", "local_sink", "register"]
 
 ALERTS_TIMEOUT_S = 5.0
 """How long the gate's alert may take to reach the alerts topic before ``auto`` falls back."""
 
 _LOCAL_RECEIVERS = ("desktop", "log")
+
+
+class Estimator(StrEnum):
+    """``glasswatch train --estimator`` (:data:`glasswatch.training.pipeline.ESTIMATORS`)."""
+
+    FOREST = "forest"
+    GBM = "gbm"
+    LOGISTIC = "logistic"
 
 
 class AlertsMode(StrEnum):
@@ -106,6 +115,10 @@ def register(app: typer.Typer, context: CommandContext) -> None:
     def train(
         seed: int = typer.Option(42, help="Seed of every random generator (same seed => same model hash)."),
         model_name: str = typer.Option("breast-cancer", help="Registered model name in MLflow."),
+        estimator: Annotated[Estimator, typer.Option(
+            help="forest: RandomForestClassifier (explained exactly by shap.TreeExplainer); gbm: "
+            "GradientBoostingClassifier (TreeExplainer, log-odds); logistic: LogisticRegression "
+            "(explained by a masker over the reference).")] = Estimator.FOREST,
         tracking_uri: str | None = typer.Option(
             None, help="MLflow tracking URI (default: settings mlflow.tracking_uri, "
             "i.e. GLASSWATCH_MLFLOW__TRACKING_URI)."),
@@ -132,11 +145,11 @@ def register(app: typer.Typer, context: CommandContext) -> None:
         from glasswatch.training.pipeline import TrainConfig
         from glasswatch.training.pipeline import train as run_pipeline
 
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        configure_logging(logging.INFO)  # in the format of --log-format
         s = context()
         try:
             cfg = TrainConfig(
-                model_name=model_name, seed=seed, project=s.project, env=s.env,
+                model_name=model_name, seed=seed, project=s.project, env=s.env, estimator=estimator.value,
                 experiment=experiment or s.mlflow.experiment,
                 tracking_uri=tracking_uri or s.mlflow.tracking_uri, data_dir=data_dir, repo=repo,
                 system_metrics_interval=system_metrics_interval,

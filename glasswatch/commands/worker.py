@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from glasswatch.errors import BrokerError, ConfigError
-from glasswatch.monitor.specs import MonitorSpec, load_specs
 from glasswatch.settings import Settings
 
-__all__ = ["register", "run_worker", "spec_lookup"]
+if TYPE_CHECKING:  # river underneath: imported when the worker starts, not for ``--help``
+    from glasswatch.drift.performance import PerformanceConfig
+    from glasswatch.monitor.specs import MonitorSpec
+
+__all__ = ["performance_lookup", "register", "run_worker", "spec_lookup"]
 
 
 def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
-    """Create topics, build the Faust app and run it until SIGTERM/SIGINT."""
+    """Create topics, build the Faust app and run it until SIGTERM/SIGINT.
+
+    Output: log records in the one glasswatch format (:mod:`glasswatch.logs`, ``--log-format``)
+    on stderr, Faust's spinner only on a terminal, the start-up records that are expected
+    (:class:`~glasswatch.kafka.log_limits.StartupNoise`) at DEBUG, and one line on stdout when
+    the worker is ready: ``dashboard: <base_url>/``."""
     from faust.worker import Worker
 
     from glasswatch.agents.ingest import attach_ingest
@@ -25,11 +35,15 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     from glasswatch.agents.labels import attach_labels
     from glasswatch.kafka.admin import ensure_topics, glasswatch_topics
     from glasswatch.kafka.app import create_app
-    from glasswatch.kafka.log_limits import install_repeat_filter
+    from glasswatch.kafka.log_limits import StartupNoise, install_repeat_filter
+    from glasswatch.logs import apply_format
     from glasswatch.training.version_metrics import registered_metrics
-    from glasswatch.web.alerts import AlertBook, attach_alert_pages, topic_loader
+    from glasswatch.web.alerts import AlertBook
+    from glasswatch.web.health import attach_health
+    from glasswatch.web.serve import attach_dashboard
     from glasswatch.web.stats import attach_web
 
+    noise = StartupNoise().install()  # expected start-up errors at DEBUG until ready
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     created = loop.run_until_complete(ensure_topics(settings.kafka.bootstrap, glasswatch_topics(settings)))
@@ -38,34 +52,68 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     gw = create_app(settings)
     metrics = IngestMetrics()
     book = AlertBook()
+    spec_for = spec_lookup(settings.worker.monitor_specs)
     attach_ingest(
         gw,
         metrics=metrics,
         monitors=settings.worker.monitors,
-        spec_for=spec_lookup(settings.worker.monitor_specs),
+        spec_for=spec_for,
         on_alert=book.add,
     )
     # labels ⋈ predictions: performance against the registered version, concept drift
     if settings.worker.labels:
-        attach_labels(gw, on_alert=book.add, registered=registered_metrics(settings.mlflow.tracking_uri))
+        attach_labels(
+            gw, on_alert=book.add, registered=registered_metrics(settings.mlflow.tracking_uri),
+            config_for=performance_lookup(settings.worker.monitor_specs), ttl_s=settings.worker.label_ttl_s,
+        )  # fmt: skip
     attach_web(gw, metrics, book)
+    attach_health(gw.app)  # /healthz: the compose healthcheck
 
-    # alerts this worker forgot are read back from the topic; bad records are skipped, counted
-    attach_alert_pages(gw.app, book, topic_loader(settings.kafka.bootstrap, settings.topics.alerts, book))
+    # dashboard and alert pages: a bounded view rebuilt from the alerts, acks, windows and
+    # dead-letter topics at start, then followed live; bad records are skipped and counted
+    attach_dashboard(gw, book, spec_for)
     repeat_s = settings.worker.log_repeat_s
+
+    dashboard = f"{settings.worker.base_url}/"
 
     class _Worker(Worker):
         def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
             super().on_setup_root_logger(logger, level)
+            apply_format(logger)  # Faust's handlers, in the one format (no colour codes)
             if repeat_s > 0:  # a broker outage: one line per cause per interval, with a count
                 install_repeat_filter(logger, repeat_s)
 
-    worker = _Worker(gw.app, loglevel=loglevel, loop=loop, quiet=True)
+        async def on_startup_finished(self) -> None:
+            await super().on_startup_finished()
+            noise.ready()
+            if not self._shutdown_immediately:  # stdout: Faust redirects sys.stdout to the log
+                print(f"dashboard: {dashboard}", file=self.stdout, flush=True)
+
+    worker = _Worker(gw.app, loglevel=loglevel, loop=loop, quiet=True, stdout=sys.stdout)
+    if not _isatty(worker.stdout):  # the spinner writes cursor escape codes, even into a file
+        worker.spinner = None
     worker.execute_from_commandline()
+
+
+def _isatty(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty()) if callable(isatty) else False
+
+
+def performance_lookup(path: Path | None) -> Callable[[str], PerformanceConfig]:
+    """Each model's ``drift.performance`` section of the monitor specs (defaults without one)."""
+    from glasswatch.drift.performance import PerformanceConfig
+    from glasswatch.drift.spec import load_drift_specs
+
+    found = {m: spec.performance for m, spec in load_drift_specs(path).items()} if path else {}
+    default = PerformanceConfig()
+    return lambda model: found.get(model, default)
 
 
 def spec_lookup(path: Path | None) -> Callable[[str], MonitorSpec]:
     """Monitor specs from a YAML file or folder (validated now: a bad spec stops the worker)."""
+    from glasswatch.monitor.specs import MonitorSpec, load_specs
+
     specs: dict[str, MonitorSpec] = {}
     if path is not None:
         files = sorted(path.glob("*.y*ml")) if path.is_dir() else [path]

@@ -24,6 +24,25 @@ Examples
 >>> r = rec("Unable connect to node %s", 9)
 >>> f.filter(r), r.getMessage()
 (True, 'Unable connect to node 9 (repeated 3 times in 31s)')
+
+:class:`StartupNoise` is the other half: the records every worker start logs at ERROR or WARNING
+although nothing is wrong (``Group Coordinator Request failed: [Error 15]
+CoordinatorNotAvailableError`` while the broker creates ``__consumer_offsets``, a topic not yet in
+the metadata right after it was created) are logged at DEBUG until the worker is ready or
+``grace_s`` has passed, whichever comes first; after that they keep their level (a coordinator
+that stays away is a real problem, and the repeat filter limits it). Only the messages listed in
+:data:`STARTUP_NOISE` are demoted, each on the logger that writes it.
+
+>>> noise = StartupNoise(grace_s=60, clock=lambda: now[0])
+>>> def coordinator():
+...     return logging.LogRecord("aiokafka.consumer.group_coordinator", logging.ERROR, __file__, 1,
+...                              "Group Coordinator Request failed: %s", ("CoordinatorNotAvailable",), None)
+>>> r = coordinator()
+>>> noise.filter(r), r.levelname  # demoted, so dropped unless the logger logs DEBUG
+(False, 'DEBUG')
+>>> r = coordinator()
+>>> noise.ready().filter(r), r.levelname  # once the worker is ready it keeps its level
+(True, 'ERROR')
 """
 
 from __future__ import annotations
@@ -35,7 +54,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_PREFIXES", "RepeatFilter", "install_repeat_filter"]
+__all__ = ["DEFAULT_PREFIXES", "STARTUP_NOISE", "RepeatFilter", "StartupNoise", "install_repeat_filter"]
 
 DEFAULT_PREFIXES = ("glasswatch", "aiokafka", "faust", "kafka", "mode")
 """Loggers whose repeated records are limited (a name equal to one or under it)."""
@@ -113,3 +132,65 @@ def install_repeat_filter(logger: logging.Logger | None = None, interval_s: floa
     for handler in target.handlers:
         handler.addFilter(flt)
     return flt
+
+
+STARTUP_NOISE: tuple[tuple[str, str], ...] = (
+    # retried until the broker has created __consumer_offsets / elected the group coordinator
+    ("aiokafka.consumer.group_coordinator", "Group Coordinator Request failed: %s"),
+    ("aiokafka.consumer.group_coordinator", "OffsetCommit failed before join, ignoring: %s"),
+    # a topic created a moment ago (the worker creates its topics, Faust its changelogs)
+    ("aiokafka.cluster", "Topic %s not found in cluster metadata"),
+    ("aiokafka.cluster", "Topic %s is not available during auto-create initialization"),
+)
+"""(logger name, message template) of the records a worker start logs although nothing is wrong."""
+
+
+class StartupNoise(logging.Filter):
+    """Log the records of :data:`STARTUP_NOISE` at DEBUG until :meth:`ready` or ``grace_s`` after
+    creation (see the module docstring). Add it to the loggers with :meth:`install`."""
+
+    def __init__(
+        self,
+        grace_s: float = 120.0,
+        *,
+        noise: Iterable[tuple[str, str]] = STARTUP_NOISE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.grace_s = grace_s
+        self.noise = tuple(noise)
+        self.clock = clock
+        self._until = clock() + grace_s
+        self._known = frozenset(self.noise)
+
+    @property
+    def active(self) -> bool:
+        """Whether start-up records are still demoted."""
+        return self.clock() < self._until
+
+    def ready(self) -> StartupNoise:
+        """The worker is up: from now on these records keep their level."""
+        self._until = self.clock()
+        return self
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            record.levelno > logging.DEBUG
+            and isinstance(record.msg, str)
+            and (record.name, record.msg) in self._known
+            and self.active
+        ):
+            record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+    def install(self) -> StartupNoise:
+        """Add this filter to every logger named in ``noise`` (a logger's filters see the records
+        logged on it, which is where these are written)."""
+        for name in {name for name, _ in self.noise}:
+            logging.getLogger(name).addFilter(self)
+        return self
+
+    def uninstall(self) -> None:
+        for name in {name for name, _ in self.noise}:
+            logging.getLogger(name).removeFilter(self)

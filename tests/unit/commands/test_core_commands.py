@@ -20,7 +20,8 @@ runner = CliRunner()
 # What ``glasswatch --help`` lists, in its order: commands, then command groups.
 COMMANDS = ["worker", "status", "simulate", "demo", "replay", "train", "check"]
 GROUPS = {"dlq": ["show"], "schemas": ["export"], "silence": ["add", "list", "expire"],
-          "routes": ["check"], "router": ["run"], "reference": ["register"], "drift": ["run", "rerun"]}
+          "routes": ["check"], "router": ["run"], "reference": ["register"], "drift": ["run", "rerun"],
+          "alerts": ["list", "show", "ack"]}
 
 
 def test_help_lists_every_command_and_group() -> None:
