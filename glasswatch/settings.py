@@ -50,9 +50,17 @@ class TopicSettings(_Section):
     windows: str = "glasswatch-windows"
     alerts: str = "glasswatch-alerts"
     silences: str = "glasswatch-silences"
+    explanations: str = "glasswatch-explanations"
+    """Sampled SHAP explanations and window attribution profiles (:mod:`glasswatch.agents.explain`)."""
+    drift_verdicts: str = ""
+    """The drift process's latest verdict per model version (compacted; read by the label join for
+    ``inputs_drifted``, see :mod:`glasswatch.drift.verdict`). Default ``<windows>.verdicts``."""
     acks: str = ""
     """Acknowledgements of alerts (compacted, keyed by fingerprint; see
     :mod:`glasswatch.schemas.ack`). Default ``<alerts>.acks``."""
+    router_state: str = ""
+    """The router's state (compacted): Slack thread per alert, firing alerts for inhibition, so a
+    restarted router threads resolves and inhibits as before. Default ``<alerts>.router-state``."""
     deliveries: str = ""
     """The router's delivery log (compacted): what was delivered, so a restart re-pages no one.
     Default ``<alerts>.deliveries``: it belongs to one alerts topic (two alerts topics sharing a log
@@ -62,8 +70,12 @@ class TopicSettings(_Section):
     def _deliveries_follow_alerts(self) -> TopicSettings:
         if not self.deliveries:
             object.__setattr__(self, "deliveries", f"{self.alerts}.deliveries")
+        if not self.drift_verdicts:
+            object.__setattr__(self, "drift_verdicts", f"{self.windows}.verdicts")
         if not self.acks:
             object.__setattr__(self, "acks", f"{self.alerts}.acks")
+        if not self.router_state:
+            object.__setattr__(self, "router_state", f"{self.alerts}.router-state")
         return self
 
 
@@ -80,15 +92,20 @@ class WorkerSettings(_Section):
     app_id: str = "glasswatch"
     data_dir: Path = Path(".glasswatch/worker")
     web_port: int = Field(default=6066, ge=1, le=65535)
+    web_host: str = "127.0.0.1"
+    """Address the worker's web server binds (``GLASSWATCH_WORKER__WEB_HOST``); the image sets
+    ``0.0.0.0`` so a published port reaches it. Alert links use :attr:`base_url`, never this."""
     public_url: str | None = None
     """Base URL of the worker's pages in alert links (default ``http://127.0.0.1:<web_port>``)."""
     monitors: bool = True
     """Run the online monitors (windows, thresholds, drift detectors, anomaly scoring)."""
-    labels: bool = False
+    labels: bool = True
     """Join label events to their predictions (performance_drop, concept_drift); costs a second
-    decode of every prediction message. Opt-in for now: with it on, the consumer-group fault run
-    (tests/integration/test_fault_runs.py, a worker added and one killed mid-stream) lost one
-    envelope of one partition in 2 of 4 runs; single-worker SIGKILL runs of the join are exact."""
+    decode of every prediction message. (It was opt-in while a loss under rebalance with two
+    agents on the predictions topic was unexplained; :mod:`glasswatch.kafka.gaps` is the fix.)"""
+    label_ttl_s: float = Field(default=2 * 86400.0, gt=0)
+    """A prediction waits this long (label event time) for its label; later labels are counted as
+    ``late_labels``, predictions never labelled as ``expired``."""
     monitor_specs: Path | None = None
     """A YAML monitor spec file or a folder of them; models without a spec get the defaults."""
     idle_after_s: float = Field(default=60.0, gt=0)
