@@ -91,7 +91,9 @@ def register(app: typer.Typer, context: CommandContext) -> None:
         group_id: Annotated[str, typer.Option(help="Kafka consumer group")] = "glasswatch-router",
     ) -> None:
         """Consume the alerts topic and deliver (commits offsets only after delivery)."""
+        from glasswatch.kafka.log_limits import StartupNoise
         from glasswatch.logs import configure_logging
 
         configure_logging(logging.INFO)  # in the format of --log-format
+        StartupNoise().install()  # the consumer group's expected start-up errors at DEBUG (for 120 s)
         run_router(context(), routes_file, environ=context.environ(), group_id=group_id)
