@@ -28,48 +28,20 @@ from glasswatch.alerting.notify.base import RetryPolicy
 from glasswatch.alerting.notify.build import build_notifiers
 from glasswatch.alerting.notify.rate_limit import RateLimiter
 from glasswatch.alerting.notify.slack.notifier import SlackNotifier
-from glasswatch.alerting.routes import RoutingConfig, load_routing
+from glasswatch.alerting.routes import RoutingConfig
 from glasswatch.kafka.ack_store import AckStore
 from glasswatch.schemas.ack import AlertAck
 from glasswatch.schemas.alert import Alert, Severity
 from glasswatch.testing.routing import alert, resolved
 
-pytestmark = pytest.mark.integration
+from .test_router_kafka import PD_KEY, SLACK_TOKEN, routing
+from .test_router_kafka import until as wait_until
 
-PD_KEY = "PDCANARYQZQZ0123456789abcdefXQXQ"
-SLACK_TOKEN = "xoxb-CANARY-state-QZQZ"
+pytestmark = pytest.mark.integration
 
 
 async def until(cond: Callable[[], bool], task: asyncio.Task[None], what: str, timeout: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if task.done():
-            task.result()
-            raise AssertionError(f"the router stopped before {what}")
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-def routing(pd: FakePagerDuty, slack: FakeSlack) -> RoutingConfig:
-    return load_routing(
-        f"""
-receivers:
-  - {{name: pd, kind: pagerduty, routing_key: {{env: PD_KEY}}, url: "{pd.url}"}}
-  - {{name: slack, kind: slack, channel: "#ml-alerts", token: {{env: SLACK_TOKEN}},
-     api_url: "{slack.api_url}"}}
-  - {{name: log, kind: log}}
-route:
-  receiver: log
-  group_by: [signal]
-  group_wait: 0s
-  group_interval: 1s
-  routes:
-    - {{matchers: ['severity="critical"'], receiver: pd, continue: true}}
-    - {{matchers: ['severity=~"warning|critical"'], receiver: slack}}
-"""
-    )
+    await wait_until(cond, timeout, what, task)
 
 
 def runtime(
@@ -183,8 +155,13 @@ async def _ack_scenario(bootstrap: str) -> None:
             told_at = datetime.now(UTC)
             for a in (acked_warn, page):
                 await acks.put(
-                    AlertAck(fingerprint=a.fingerprint, starts_at=a.starts_at, by="ana <!channel>",
-                             at=datetime.now(UTC), note="on it & <b>")
+                    AlertAck(
+                        fingerprint=a.fingerprint,
+                        starts_at=a.starts_at,
+                        by="ana <!channel>",
+                        at=datetime.now(UTC),
+                        note="on it & <b>",
+                    )
                 )
             await until(lambda: ("acknowledge", page.fingerprint) in pd.events(), task, "the PD acknowledge")
             await until(
