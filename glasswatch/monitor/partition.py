@@ -34,11 +34,12 @@ from datetime import datetime
 
 from glasswatch.monitor.model_monitor import ModelMonitor, MonitorOutput
 from glasswatch.monitor.reject_rate import RejectRate
+from glasswatch.monitor.signal_alert import with_state_offsets
 from glasswatch.monitor.specs import MonitorSpec
 from glasswatch.monitor.stats import ModelStats
 from glasswatch.monitor.windows import Located
 from glasswatch.schemas.alert import Alert
-from glasswatch.schemas.coords import Coord
+from glasswatch.schemas.coords import Coord, OffsetRange
 from glasswatch.schemas.events import TypedEvent
 
 __all__ = ["PartitionState", "SpecLookup", "default_spec"]
@@ -70,6 +71,10 @@ class PartitionState:
     """Dead-letter rate of this partition (``dead_letters``/``schema_break`` alerts), created on first use."""
     pending_alerts: list[Alert] = field(default_factory=list, repr=False)
     """Alerts raised by :meth:`apply` (dead-letter rate), handed out by :meth:`take_alerts`."""
+    first_offset: int = -1
+    """The first offset this state applied (-1: none yet, or a state stored before it was kept).
+    Every monitor of the partition was built from the messages since: an alert's lineage names
+    the range from here (``state_offsets``) so that its replay rebuilds the same state."""
     monitor_errors: int = 0
     """Model-monitor failures (a monitor that raised on a batch, a window whose summary had to be
     degraded): counted and logged, never a stalled partition."""
@@ -103,6 +108,8 @@ class PartitionState:
         """
         if offset <= self.last_offset:
             return False
+        if self.first_offset < 0 and self.last_offset < 0:
+            self.first_offset = offset
         events = list(events)
         by_model: dict[str, list[TypedEvent]] = {}
         for event in events:
@@ -145,6 +152,8 @@ class PartitionState:
             return self.apply(offset, (), reasons, reject_model=reject_model)
         except Exception:  # the dead-letter rate failed too: keep the counts and move on
             self.rejects.update(reasons)
+            if self.first_offset < 0 and self.last_offset < 0:
+                self.first_offset = offset
             self.last_offset = offset
             return True
 
@@ -240,8 +249,18 @@ class PartitionState:
             ms = self.models.get(rec.event.model)
             if ms is not None and ms.events[rec.event.type] > 0:
                 ms.events[rec.event.type] -= 1
+        if result.alerts and self.topic and self.last_offset >= 0:
+            result = result._replace(alerts=[with_state_offsets(a, self.state_range) for a in result.alerts])
         if result.alerts or result.windows or result.late:
             out.append((model, result))
+
+    @property
+    def state_range(self) -> OffsetRange:
+        """The messages this state was built from: its first applied offset (0 when unknown,
+        i.e. from the log's beginning) through the last."""
+        first = min(max(self.first_offset, 0), max(self.last_offset, 0))
+        last = max(self.last_offset, 0)
+        return OffsetRange(topic=self.topic, partition=self.partition, first=first, last=last)
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
@@ -255,5 +274,6 @@ class PartitionState:
         state.setdefault("pending_alerts", [])
         state.setdefault("max_event_time", None)
         state.setdefault("monitor_errors", 0)
+        state.setdefault("first_offset", -1)  # unknown: replays start at the log's beginning
         self.__dict__.update(state)
         self._undo = {}

@@ -4,8 +4,9 @@ Monitors are deterministic (same events, same order → same windows, scores and
 feeding a model's messages of one partition (with the worker's idle ticks, which are in the log
 too) to a fresh monitor with the same spec gives back the same alerts, ids included. To
 reproduce an alert that needs learned history (bands, detectors), replay from the partition's
-first offset (or any offset at least the warm-up windows earlier) up to the alert's window;
-to inspect only the window, replay its offset range.
+state's first offset through the message after which the worker evaluated the alert's window:
+the alert's lineage records both (``state_offsets``) and its ``replay_command`` replays them.
+:class:`Replayer` feeds messages in chunks (for progress, and to read on until a window closes).
 
 Examples
 --------
@@ -24,14 +25,17 @@ Examples
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any, NamedTuple
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple, Self
 
 from glasswatch.ingest.tick_auth import TICK_HEADER, TickAuth, header_value
 from glasswatch.ingest.validate import Limits, TickCheck, decode
+from glasswatch.monitor.model_monitor import MonitorOutput
 from glasswatch.monitor.partition import PartitionState
 from glasswatch.monitor.specs import MonitorSpec
 from glasswatch.monitor.summary import WindowSummary
@@ -39,7 +43,7 @@ from glasswatch.schemas.alert import Alert
 from glasswatch.schemas.coords import Coord
 from glasswatch.schemas.events import EPOCH, Tick
 
-__all__ = ["Message", "ReplayResult", "replay"]
+__all__ = ["Message", "ReplayResult", "Replayer", "replay"]
 
 _NO_SKEW = Limits(max_clock_skew_s=math.inf, max_age_s=math.inf)
 
@@ -62,6 +66,101 @@ class ReplayResult:
     alerts: list[Alert] = field(default_factory=list)
     late: int = 0
     config_hash: str = ""
+    messages: int = 0
+    closed_early: bool = False
+    """Windows still open at the end were closed by :meth:`Replayer.result` (``close_open``): their
+    values may differ from the worker's, which closed them with later events."""
+
+
+class Replayer:
+    """The streaming form of :func:`replay`: feed messages of one partition in offset order with
+    :meth:`update` (any chunking: batch boundaries change nothing), then take :meth:`result`.
+
+    >>> from datetime import datetime, timezone
+    >>> from glasswatch.monitor.specs import MonitorSpec
+    >>> from glasswatch.testing.traffic import TrafficGenerator
+    >>> import orjson
+    >>> gen = TrafficGenerator(model="m", seed=1, start=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    >>> msgs = [Message(Coord("p", 0, i), orjson.dumps(gen.event(i))) for i in range(300)]
+    >>> r = Replayer(model="m", spec=MonitorSpec(model="m", window={"size_seconds": 1}))
+    >>> r.update(msgs[:250]).covered(150), r.covered(249), r.update(msgs[250:]).messages
+    (True, False, 300)
+    """
+
+    def __init__(
+        self, *, model: str, spec: MonitorSpec, tick_auth: TickAuth | None = None, trust_ticks: bool = False
+    ) -> None:
+        self.model = model
+        self.spec = spec
+        self.tick_auth = tick_auth
+        self.trust_ticks = trust_ticks
+        self.state: PartitionState | None = None
+        self._out = ReplayResult(config_hash=spec.config_hash())
+        self._offsets: list[int] = []  # offsets with events of the model, ascending, and
+        self._latest: list[datetime] = []  # the latest event time of the model up to each
+
+    @property
+    def messages(self) -> int:
+        return self._out.messages
+
+    @property
+    def last_offset(self) -> int:
+        return -1 if self.state is None else self.state.last_offset
+
+    def update(self, messages: Iterable[Message]) -> Self:
+        """Apply ``messages`` exactly as the worker does, then run the monitors on them."""
+        state, out, model = self.state, self._out, self.model
+        latest = self._latest[-1] if self._latest else None
+        for m in messages:
+            if state is None:
+                state = self.state = PartitionState(topic=m.coord.topic, partition=m.coord.partition)
+            check = None if self.trust_ticks else _tick_check(m, self.tick_auth)
+            decoded = decode(m.value, now=EPOCH, limits=_NO_SKEW, tick_check=check)  # no clock needed
+            out.rejects.update(r.reason for r in decoded.rejects)
+            events = [ev for ev in decoded.events if ev.model == model]
+            out.events += len(events)
+            out.messages += 1
+            if state.apply(m.coord.offset, events, ticks=decoded.ticks) and events:
+                t = max(ev.event_time for ev in events)
+                latest = t if latest is None or t > latest else latest
+                self._offsets.append(m.coord.offset)
+                self._latest.append(latest)
+        if state is not None:
+            state.take_alerts()  # the dead-letter rate is the partition's, not this model's
+            self._collect([o for _, o in state.run_monitors(lambda _: self.spec)])
+        return self
+
+    def covered(self, offset: int) -> bool:
+        """Whether every window holding the model's events up to ``offset`` has closed (then
+        reading further cannot change them)."""
+        mon = None if self.state is None else self.state.monitors.get(self.model)
+        i = bisect.bisect_right(self._offsets, offset)
+        return mon is None or i == 0 or mon.windows.is_late(self._latest[i - 1])
+
+    def result(self, close_open: bool = True) -> ReplayResult:
+        """What the replay found; ``close_open`` first closes the windows still open (the live
+        worker would close them when later events arrive; marked ``closed_early``)."""
+        out, state = self._out, self.state
+        if state is None:
+            return out
+        mon = state.monitors.get(self.model)
+        if close_open and mon is not None and state.max_event_time is not None:
+            spec = self.spec
+            horizon = timedelta(seconds=spec.window.size_seconds + spec.window.allowed_lateness_seconds)
+            before = len(out.windows)
+            self._collect([mon.advance(state.max_event_time + horizon)])
+            out.closed_early = out.closed_early or len(out.windows) > before
+        stats = state.models.get(self.model)
+        out.stats = stats.summary() if stats is not None else {}
+        return out
+
+    def _collect(self, outputs: list[MonitorOutput]) -> None:
+        out = self._out
+        for o in outputs:
+            out.alerts.extend(o.alerts)
+            out.late += len(o.late)
+            for w in o.windows:
+                out.windows.extend(w.summaries.values())
 
 
 def replay(
@@ -83,32 +182,8 @@ def replay(
     counts only with a valid signature header; without it, a tick with the worker's header counts
     (unverifiable here) and one without is refused as ``forged_tick``, as the worker refused it.
     ``trust_ticks`` takes every tick in the log."""
-    out = ReplayResult(config_hash=spec.config_hash())
-    if not messages:
-        return out
-    first = messages[0].coord
-    state = PartitionState(topic=first.topic, partition=first.partition)
-    for m in messages:
-        check = None if trust_ticks else _tick_check(m, tick_auth)
-        decoded = decode(m.value, now=EPOCH, limits=_NO_SKEW, tick_check=check)  # no clock needed
-        out.rejects.update(r.reason for r in decoded.rejects)
-        events = [ev for ev in decoded.events if ev.model == model]
-        out.events += len(events)
-        state.apply(m.coord.offset, events, ticks=decoded.ticks)
-    state.take_alerts()  # the dead-letter rate is the partition's, not this model's
-    outputs = [o for _, o in state.run_monitors(lambda _: spec)]
-    mon = state.monitors.get(model)
-    if close_open and mon is not None and state.max_event_time is not None:
-        horizon = timedelta(seconds=spec.window.size_seconds + spec.window.allowed_lateness_seconds)
-        outputs.append(mon.advance(state.max_event_time + horizon))
-    stats = state.models.get(model)
-    out.stats = stats.summary() if stats is not None else {}
-    for o in outputs:
-        out.alerts.extend(o.alerts)
-        out.late += len(o.late)
-        for w in o.windows:
-            out.windows.extend(w.summaries.values())
-    return out
+    r = Replayer(model=model, spec=spec, tick_auth=tick_auth, trust_ticks=trust_ticks)
+    return r.update(messages).result(close_open)
 
 
 def _tick_check(m: Message, auth: TickAuth | None) -> TickCheck:

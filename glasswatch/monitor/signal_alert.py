@@ -37,6 +37,7 @@ A feature's alert names the feature in its evidence, whatever characters the nam
 
 from __future__ import annotations
 
+import shlex
 from datetime import datetime
 from typing import Any, Self
 
@@ -46,7 +47,15 @@ from glasswatch.monitor.thresholds import Decision, Latch
 from glasswatch.schemas.alert import Alert, AlertKind, AlertStatus, Lineage, Severity
 from glasswatch.schemas.coords import OffsetRange
 
-__all__ = ["FEATURE_STREAM", "Outage", "alert_kind", "make_alert", "rate_like", "replay_command"]
+__all__ = [
+    "FEATURE_STREAM",
+    "Outage",
+    "alert_kind",
+    "make_alert",
+    "rate_like",
+    "replay_command",
+    "with_state_offsets",
+]
 
 FEATURE_STREAM = "feature:"
 """Prefix of a feature's stream (``feature:<name>``) and signals (``feature:<name>:<stat>``). The
@@ -71,10 +80,52 @@ def alert_kind(signal: str, source: str) -> AlertKind:
     return AlertKind.THRESHOLD_STATIC if source == "static" else AlertKind.THRESHOLD_DYNAMIC
 
 
-def replay_command(model: str, offsets: tuple[OffsetRange, ...]) -> str:
-    return f"glasswatch replay --model {model}" + "".join(
-        f" --offsets {o.topic}:{o.partition}:{o.first}-{o.last}" for o in offsets
-    )
+def replay_command(
+    model: str,
+    offsets: tuple[OffsetRange, ...],
+    state: tuple[OffsetRange, ...] = (),
+    *,
+    window: tuple[str, str] | None = None,
+) -> str | None:
+    """The ``glasswatch replay`` that reproduces an alert, runnable as printed (shell-quoted).
+
+    With the lineage's ``state`` range (see :class:`~glasswatch.schemas.alert.Lineage`) it
+    replays from where the partition state began (``--from``) through the message after which
+    the worker evaluated the window (``--through``): same state, same window, same alert. Without
+    it, the window's ``offsets``; without those, the window's event-time span (``window``: ISO
+    start and end); ``None`` when there is nothing to replay.
+
+    >>> w = OffsetRange(topic="p", partition=0, first=72, last=74)
+    >>> replay_command("m", (w,), (OffsetRange(topic="p", partition=0, first=0, last=80),))
+    'glasswatch replay --model m --offsets p:0:72-74 --from 0 --through 80'
+    >>> replay_command("m", (), window=("2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z"))
+    'glasswatch replay --model m --from-time 2026-01-01T00:00:00Z --to-time 2026-01-01T00:01:00Z'
+    """
+    head = f"glasswatch replay --model {shlex.quote(model)}"
+    if state:
+        st = state[0]
+        shown = [o for o in offsets if o.key == st.key] or [st]
+        ranges = "".join(f" --offsets {shlex.quote(_range(o))}" for o in shown)
+        return f"{head}{ranges} --from {st.first} --through {st.last}"
+    if offsets:
+        return head + "".join(f" --offsets {shlex.quote(_range(o))}" for o in offsets)
+    if window is not None:
+        return f"{head} --from-time {shlex.quote(window[0])} --to-time {shlex.quote(window[1])}"
+    return None
+
+
+def with_state_offsets(alert: Alert, state: OffsetRange) -> Alert:
+    """``alert`` with the state range of its lineage set and its ``replay_command`` made from it
+    (id, evidence and everything else unchanged)."""
+    lineage = alert.lineage.model_copy(update={"state_offsets": (state,)})
+    ev = alert.evidence
+    window = (str(ev["window_start"]), str(ev["window_end"])) if "window_start" in ev else None
+    command = replay_command(alert.model, lineage.offsets, lineage.state_offsets, window=window)
+    return alert.model_copy(update={"lineage": lineage, "replay_command": command})
+
+
+def _range(o: OffsetRange) -> str:
+    return f"{o.topic}:{o.partition}:{o.first}-{o.last}"
 
 
 def _fmt(x: float | None) -> str:
@@ -125,7 +176,9 @@ def make_alert(
         lineage=Lineage(
             model_version=summary.model_version, offsets=summary.offsets, config_hash=config_hash
         ),
-        replay_command=replay_command(model, summary.offsets),
+        replay_command=replay_command(
+            model, summary.offsets, window=(evidence["window_start"], evidence["window_end"])
+        ),
         ends_at=summary.end if resolved else None,
     )
 
@@ -223,6 +276,8 @@ class Outage:
                 offsets=offsets,
                 config_hash=self.config_hash,
             ),
-            replay_command=replay_command(self.model, offsets) if offsets else None,
+            replay_command=replay_command(
+                self.model, offsets, window=(events.start.isoformat(), events.end.isoformat())
+            ),
             ends_at=events.end if resolved else None,
         )

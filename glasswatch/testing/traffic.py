@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,7 +26,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["MALFORMED_KINDS", "Shift", "TrafficGenerator"]
+__all__ = ["MALFORMED_KINDS", "SHIFTABLE", "Shift", "TrafficGenerator"]
 
 MALFORMED_KINDS = (
     "not_json",
@@ -41,15 +42,49 @@ MALFORMED_KINDS = (
 code the validator must give it (the kind *is* the expected reason)."""
 
 
+SHIFTABLE = ("age", "balance")
+"""Numeric features a :class:`Shift` can move (the prediction follows them)."""
+
+
 @dataclass(frozen=True)
 class Shift:
-    """A change injected from event index ``at`` on (for drift demos and detector tests)."""
+    """A change injected on event indices ``[at, until)`` (``until`` None: to the end), for drift
+    demos and detector tests.
+
+    >>> Shift.parse("age:+15@0.5", events=1000)
+    Shift(at=500, feature='age', mean_delta=15.0, scale=1.0, missing_rate=None, until=None)
+    >>> Shift.parse("balance:-300@200-0.9", events=1000).until
+    900
+    """
 
     at: int
     feature: str = "age"
     mean_delta: float = 0.0
     scale: float = 1.0
     missing_rate: float | None = None
+    until: int | None = None
+
+    def active(self, i: int) -> bool:
+        return i >= self.at and (self.until is None or i < self.until)
+
+    @classmethod
+    def parse(cls, text: str, events: int) -> Shift:
+        """``FEATURE:DELTA@AT[-UNTIL]``: add ``DELTA`` to ``FEATURE`` from event ``AT`` (an index,
+        or a fraction of ``events`` when written with a dot) to ``UNTIL`` (same forms)."""
+        m = re.fullmatch(r"\s*(\w+):([+-]?\d+(?:\.\d*)?)@(\d+(?:\.\d*)?)(?:-(\d+(?:\.\d*)?))?\s*", text)
+        if m is None:
+            raise ValueError(f"drift {text!r}: expected FEATURE:+DELTA@AT[-UNTIL], e.g. age:+15@0.5")
+        feature, delta, at, until = m.groups()
+        if feature not in SHIFTABLE:
+            raise ValueError(f"drift {text!r}: feature must be one of {', '.join(SHIFTABLE)}")
+
+        def index(x: str) -> int:
+            return round(float(x) * events) if "." in x else int(x)
+
+        start, stop = index(at), None if until is None else index(until)
+        if stop is not None and stop <= start:
+            raise ValueError(f"drift {text!r}: UNTIL must come after AT")
+        return cls(at=start, feature=feature, mean_delta=float(delta), until=stop)
 
 
 @dataclass
@@ -79,7 +114,7 @@ class TrafficGenerator:
         tenure = float(rng.randint(0, 120))
         missing = 0.02
         for s in self.shifts:
-            if i >= s.at:
+            if s.active(i):
                 if s.feature == "age":
                     age = 40.0 + (age - 40.0) * s.scale + s.mean_delta
                 elif s.feature == "balance":
