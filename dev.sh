@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # glasswatch bootstrap: installs what the project needs, then runs a `just` recipe.
 #
-#   ./dev.sh demo     local demo: Kafka up, worker running, simulated traffic, stats and dead letters
+#   ./dev.sh demo     local demo: trains the example model, Kafka, worker, router and a local Slack
+#                     sink; simulated traffic with drift midway: the alert fires, reaches Slack, resolves
 #   ./dev.sh test     the whole test suite (unit, contract, integration on a real Kafka and MLflow)
 #   ./dev.sh <recipe> any recipe of the justfile (`./dev.sh --list` shows them)
 #
 # Needs only Python >= 3.11 and Java 17+ on the machine. Installs uv and just from PyPI when they
 # are missing, the Python packages from uv.lock (frozen), and, as root on Debian, Java and Maven
 # from Debian's packages when they are missing (and, for `test`, Debian's chromium for the browser
-# tests). The Kafka jars are fetched by Maven on first use.
+# tests, prometheus and prometheus-alertmanager for the monitoring tests). The Kafka jars are
+# fetched by Maven on first use.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -43,8 +45,15 @@ apt_install() {
 }
 command -v java >/dev/null || apt_install openjdk-17-jre-headless
 command -v mvn >/dev/null || apt_install maven
-# the web pages are tested in a real headless browser: Debian's chromium (never a downloaded one)
-if [ "${1:-}" = "test" ] && ! command -v chromium >/dev/null; then apt_install chromium; fi
+if [ "${1:-}" = "test" ]; then
+  # the web pages are tested in a real headless browser: Debian's chromium (never a downloaded one);
+  # the Prometheus and Alertmanager tests run Debian's real binaries (the tests start their own)
+  missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v prometheus >/dev/null || missing+=(prometheus)
+  command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
+  if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
+fi
 
 uv sync --frozen --quiet
 exec just "$@"
