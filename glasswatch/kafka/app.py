@@ -10,7 +10,9 @@ Decisions a successor needs:
   the statistics and the last applied offset are one value, written with one changelog record,
   so a replay after SIGKILL skips what was applied (see :class:`~glasswatch.monitor.stats.PartitionState`).
   Values are :class:`~glasswatch.monitor.partition.PartitionState` in the signed envelope of
-  :mod:`glasswatch.kafka.state_codec` (a restricted pickle, HMAC-keyed by the worker's secret): a
+  :mod:`glasswatch.kafka.state_codec` (restricted pickles, HMAC-keyed by the worker's secret), one
+  part per model so a batch re-pickles only the models it touched, and the live state stays in
+  memory between batches (:mod:`glasswatch.kafka.state_store`, dropped on every rebalance): a
   record forged into the changelog is refused, never run, and the partition restarts from empty
   state at the committed offset; so does one the codec cannot read (logged once with what to do).
   A record signed with another worker's key is a misconfigured group, not an attack:
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +34,7 @@ import faust
 
 from glasswatch.errors import ConfigError, StateRefused
 from glasswatch.kafka.state_codec import MAGIC, StateCodec
+from glasswatch.kafka.state_store import StateStore
 from glasswatch.monitor.partition import PartitionState
 from glasswatch.settings import Settings
 
@@ -44,8 +48,9 @@ log = logging.getLogger(__name__)
 
 
 def encode_state(state: PartitionState, codec: StateCodec) -> bytes:
-    """The table value of a partition's state: signed by ``codec`` (:mod:`~glasswatch.kafka.state_codec`)."""
-    return codec.encode(state)
+    """The table value of a partition's state: its parts signed by ``codec``
+    (:mod:`~glasswatch.kafka.state_codec`, :mod:`~glasswatch.kafka.state_store`)."""
+    return StateStore(codec).encode("", state, changed=None)
 
 
 def decode_state(value: bytes, codec: StateCodec) -> PartitionState:
@@ -54,12 +59,7 @@ def decode_state(value: bytes, codec: StateCodec) -> PartitionState:
     A state of the previous release (read only with ``accept_legacy_state``) keeps its statistics,
     counters, dead-letter rate and offset; its model monitors are dropped (their classes changed
     since) and restart their warm-up with the next events."""
-    return codec.decode(value, PartitionState, migrate=_carry_over)
-
-
-def _carry_over(state: PartitionState) -> PartitionState:
-    state.monitors = {}
-    return state
+    return StateStore(codec).decode(value)
 
 
 @dataclass
@@ -77,6 +77,11 @@ class GlasswatchApp:
     """Signs the state values and checks them on read (the worker's key)."""
     _logged: set[tuple[str, str]] = field(default_factory=set, init=False, repr=False)
     """(key, value digest) of the refused and legacy values already logged."""
+    store: StateStore = field(init=False, repr=False)
+    """The live states between batches and the parts they were written as."""
+
+    def __post_init__(self) -> None:
+        self.store = StateStore(self.codec)
 
     def read_state(self, key: str) -> PartitionState | None:
         """The stored state of one source partition (``topic:partition``); None if there is none
@@ -88,6 +93,9 @@ class GlasswatchApp:
         value: bytes | None = self.state.get(key)
         if not value:
             return None
+        live = self.store.take(key, value)  # the caller may change it: out until written again
+        if live is not None:
+            return live
         try:
             return self._decode(key, value, foreign_fatal=True)
         except StateRefused as exc:  # foreign_key only: every other refusal is None
@@ -100,18 +108,21 @@ class GlasswatchApp:
 
     def read_states(self) -> dict[str, PartitionState]:
         """The stored states of every source partition this worker holds (refused ones left out)."""
-        states = {k: self._decode(k, v) for k, v in self.state.items() if v}
+        states = {k: self.store.peek(k, v) or self._decode(k, v) for k, v in self.state.items() if v}
         return {k: st for k, st in states.items() if st is not None}
 
-    def write_state(self, key: str, state: PartitionState) -> None:
-        """Store a partition's state (call within the event context of its last message)."""
-        self.state[key] = encode_state(state, self.codec)
+    def write_state(self, key: str, state: PartitionState, changed: Collection[str] | None = None) -> None:
+        """Store a partition's state (call within the event context of its last message).
+
+        ``changed``: the models whose statistics or monitor changed since :meth:`read_state`
+        returned ``state`` (the others' stored parts are re-used); None, every model."""
+        self.state[key] = self.store.encode(key, state, changed)
 
     def _decode(self, key: str, value: bytes, *, foreign_fatal: bool = False) -> PartitionState | None:
         """The decoded state, None if refused (logged once per value); with ``foreign_fatal`` a
         ``foreign_key`` refusal is raised instead (unlogged: the caller reports it)."""
         try:
-            state = decode_state(value, self.codec)
+            state = self.store.decode(value)
         except StateRefused as exc:
             if exc.reason == "foreign_key" and foreign_fatal:
                 raise
@@ -151,7 +162,7 @@ def create_app(settings: Settings) -> GlasswatchApp:
         datadir=str(worker.data_dir),
         web_port=worker.web_port,
         web_host="127.0.0.1",
-        web_bind="127.0.0.1",
+        web_bind=worker.web_host,  # 0.0.0.0 in the container; web_host above only names the canonical URL
         web_enabled=True,
         topic_partitions=settings.kafka.partitions,
         topic_replication_factor=settings.kafka.replication_factor,
@@ -181,7 +192,7 @@ def create_app(settings: Settings) -> GlasswatchApp:
         extra_topic_configs={"max.message.bytes": str(STATE_MAX_BYTES), "cleanup.policy": "compact"},
         help="Per source partition: statistics and the last applied offset.",
     )
-    return GlasswatchApp(
+    gw = GlasswatchApp(
         app=app,
         inputs=inputs,
         dead_letters=dead_letters,
@@ -191,3 +202,10 @@ def create_app(settings: Settings) -> GlasswatchApp:
         settings=settings,
         codec=codec,
     )
+
+    async def forget_live_states(*_: Any, **__: Any) -> None:  # read back what the changelog holds
+        gw.store.clear()
+
+    app.on_partitions_revoked.connect(forget_live_states)
+    app.on_partitions_assigned.connect(forget_live_states)
+    return gw

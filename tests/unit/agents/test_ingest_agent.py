@@ -71,7 +71,7 @@ class _App:
         value = self.stored.get(key)
         return pickle.loads(value) if value else None  # bytes this test wrote
 
-    def write_state(self, key: str, state: PartitionState) -> None:
+    def write_state(self, key: str, state: PartitionState, changed: object = None) -> None:
         self.stored[key] = pickle.dumps(state)
 
     def letters(self) -> list[DeadLetter]:

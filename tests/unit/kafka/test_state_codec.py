@@ -25,7 +25,14 @@ from pydantic import SecretStr
 from glasswatch.errors import ConfigError, StateRefused
 from glasswatch.ingest.validate import Limits, decode
 from glasswatch.kafka.app import GlasswatchApp, decode_state, encode_state
-from glasswatch.kafka.state_codec import FORMAT_VERSION, KEY_FILE, MAGIC, StateCodec, load_state_key
+from glasswatch.kafka.state_codec import (
+    FORMAT_VERSION,
+    KEY_FILE,
+    MAGIC,
+    PARTS_VERSION,
+    StateCodec,
+    load_state_key,
+)
 from glasswatch.monitor.digest import state_digest
 from glasswatch.monitor.partition import PartitionState
 from glasswatch.monitor.specs import DetectorSpec, MonitorSpec, SignalSpec, StaticBounds
@@ -104,7 +111,7 @@ def test_a_full_state_round_trips_and_stays_in_lockstep() -> None:
     assert set(st.monitors) == {"m", "n"} and st.reject_rate is not None and st.rejects["not_json"] == 1
     codec = StateCodec(KEY)
     value = encode_state(st, codec)
-    assert value.startswith(MAGIC + bytes([FORMAT_VERSION]) + codec.key_id)
+    assert value.startswith(MAGIC + bytes([PARTS_VERSION]) + codec.key_id)  # one part per model
     twin = decode_state(value, codec)
     assert state_digest(twin) == state_digest(st)
     more = _messages(600, seed=4)
@@ -151,9 +158,9 @@ def test_a_state_signed_with_another_key_is_refused_with_what_to_do() -> None:
 
 
 def test_an_unknown_format_version_is_refused_clearly() -> None:
-    exc = _refusal(StateCodec(KEY), _sign(zlib.compress(pickle.dumps(PartitionState())), version=2))
+    exc = _refusal(StateCodec(KEY), _sign(zlib.compress(pickle.dumps(PartitionState())), version=3))
     assert exc.reason == "unknown_version"
-    assert "format version 2" in str(exc) and "reads version 1" in str(exc)
+    assert "format version 3" in str(exc) and "reads version 1" in str(exc)
 
 
 @pytest.mark.parametrize(
