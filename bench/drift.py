@@ -120,21 +120,31 @@ def window_messages(cur: pd.DataFrame) -> tuple[Any, list[Any]]:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     msgs = []
     for i, row in enumerate(cur.to_dict("records")):
-        doc = {"type": "prediction", "model": "bench", "model_version": "1", "prediction_id": f"p{i}",
-               "event_time": (t0 + timedelta(milliseconds=10 * i)).isoformat(),
-               "features": {k: v for k, v in row.items() if k != "prediction"},
-               "prediction": int(row["prediction"])}
+        doc = {
+            "type": "prediction",
+            "model": "bench",
+            "model_version": "1",
+            "prediction_id": f"p{i}",
+            "event_time": (t0 + timedelta(milliseconds=10 * i)).isoformat(),
+            "features": {k: v for k, v in row.items() if k != "prediction"},
+            "prediction": int(row["prediction"]),
+        }
         msgs.append(Message(Coord("bench-preds", 0, i), orjson.dumps(doc)))
     span = OffsetRange(topic="bench-preds", partition=0, first=0, last=len(msgs) - 1)
-    window = DriftWindow(model="bench", model_version="1", start=t0, end=t0 + timedelta(hours=1),
-                         offsets=(span,))
+    window = DriftWindow(
+        model="bench", model_version="1", start=t0, end=t0 + timedelta(hours=1), offsets=(span,)
+    )
     return window, msgs
 
 
 def percentiles(xs: list[float]) -> dict[str, float]:
     a = np.asarray(xs) * 1000
-    return {"samples": len(xs), "p50_ms": round(float(np.percentile(a, 50)), 2),
-            "p99_ms": round(float(np.percentile(a, 99)), 2), "max_ms": round(float(a.max()), 2)}
+    return {
+        "samples": len(xs),
+        "p50_ms": round(float(np.percentile(a, 50)), 2),
+        "p99_ms": round(float(np.percentile(a, 99)), 2),
+        "max_ms": round(float(a.max()), 2),
+    }
 
 
 async def _drift_loop(out: Path) -> None:
@@ -146,8 +156,15 @@ async def _drift_loop(out: Path) -> None:
 
     ref, cur = data()
     window, msgs = window_messages(cur)
-    reference = Reference(model="bench", version="1", data=ref, uri="bench://ref", sha256="0" * 64,
-                          features=tuple(c for c in ref.columns if c != "target"), target="target")
+    reference = Reference(
+        model="bench",
+        version="1",
+        data=ref,
+        uri="bench://ref",
+        sha256="0" * 64,
+        features=tuple(c for c in ref.columns if c != "target"),
+        target="target",
+    )
     spec = DriftSpec(min_rows=1)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -214,8 +231,9 @@ def ingest_figures(bootstrap: str, rounds: int, events: int) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="gw-bench-drift-"))
     topic = f"bench-drift-ingest-{uuid.uuid4().hex[:6]}"
     asyncio.run(create_topic(bootstrap, topic, 1))
-    gen = TrafficGenerator(model="bench", seed=1, start=datetime.now(UTC) - timedelta(hours=1),
-                           rate_per_s=1000)
+    gen = TrafficGenerator(
+        model="bench", seed=1, start=datetime.now(UTC) - timedelta(hours=1), rate_per_s=1000
+    )
     asyncio.run(_produce(bootstrap, topic, list(gen.events(events)), 500))
     out = workdir / "drift-load.json"
     run, state = Path(f"{out}.run"), Path(f"{out}.state")
@@ -223,13 +241,13 @@ def ingest_figures(bootstrap: str, rounds: int, events: int) -> dict[str, Any]:
     eps: dict[str, list[float]] = {"without_drift": [], "with_drift": []}
 
     def ingest() -> float:
-        return events / _faust("glasswatch-monitors", topic, events, bootstrap, workdir)
+        return events / float(_faust("glasswatch-monitors", topic, events, bootstrap, workdir)["seconds"])
 
     load_before = os.getloadavg()
     try:
         _wait_for(state, "idle", load)
         for i in range(rounds):  # interleaved, alternating which side goes first
-            for side in (("without_drift", "with_drift") if i % 2 == 0 else ("with_drift", "without_drift")):
+            for side in ("without_drift", "with_drift") if i % 2 == 0 else ("with_drift", "without_drift"):
                 if side == "with_drift":
                     run.write_text("1")
                     _wait_for(state, "busy", load)
@@ -247,23 +265,36 @@ def ingest_figures(bootstrap: str, rounds: int, events: int) -> dict[str, Any]:
     return {
         "ingest": {
             "variant": "glasswatch ingest + every monitor, envelopes of 500 (bench/faust_runner.py)",
-            "events": events, "rounds": rounds,
-            "events_per_s": {k: {"median": round(med[k]), "min": round(min(v)), "max": round(max(v)),
-                                 "all": [round(x) for x in v]} for k, v in eps.items()},
+            "events": events,
+            "rounds": rounds,
+            "events_per_s": {
+                k: {
+                    "median": round(med[k]),
+                    "min": round(min(v)),
+                    "max": round(max(v)),
+                    "all": [round(x) for x in v],
+                }
+                for k, v in eps.items()
+            },
             "ratio_with_vs_without": round(med["with_drift"] / med["without_drift"], 3),
             "target_ratio": 0.7,
             "within_target": med["with_drift"] / med["without_drift"] >= 0.7,
             "drift_jobs": len(job_seconds),
-            "drift_job_seconds": {"median": round(statistics.median(job_seconds), 3),
-                                  "min": round(min(job_seconds), 3), "max": round(max(job_seconds), 3)},
+            "drift_job_seconds": {
+                "median": round(statistics.median(job_seconds), 3),
+                "min": round(min(job_seconds), 3),
+                "max": round(max(job_seconds), 3),
+            },
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in load_after],
             "cpus": os.cpu_count(),
         },
         "event_loop_lag": {
             "while": "drift jobs of the 10,000 x 20 window (10,000 messages decoded, reports rendered) "
-                     "in a spawned process pool, awaited on the loop, during the with-drift ingest rounds",
-            "tick_ms": TICK_S * 1000, **percentiles(lags), "target_p99_ms": 50.0,
+            "in a spawned process pool, awaited on the loop, during the with-drift ingest rounds",
+            "tick_ms": TICK_S * 1000,
+            **percentiles(lags),
+            "target_p99_ms": 50.0,
             "within_target": float(np.percentile(lags, 99)) * 1000 < 50.0,
         },
     }
@@ -296,25 +327,42 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in times.items()}
     job = outputs["evidently_job"]
     bootstrap = os.environ.get("GLASSWATCH_KAFKA_BOOTSTRAP", "")
-    extra: dict[str, Any] = (ingest_figures(bootstrap, args.ingest_rounds, args.events) if bootstrap else
-                             {"ingest": "skipped: set GLASSWATCH_KAFKA_BOOTSTRAP to a broker"})
-    print(json.dumps({
-        "bench": "drift",
-        "machine": {"python": platform.python_version(), "platform": platform.platform()},
-        "window": {"rows": ROWS, "columns": NUMERIC + CATEGORICAL, "reference_rows": ROWS,
-                   "shifted": list(SHIFTED)},
-        "rounds": len(times["scipy_loop"]),
-        "seconds": {k: {"median": round(med[k], 4), "min": round(min(v), 4), "max": round(max(v), 4)}
-                    for k, v in times.items()},
-        "ratio_job_vs_scipy": round(med["evidently_job"] / med["scipy_loop"], 2),
-        "ratio_no_report_vs_scipy": round(med["evidently_no_report"] / med["scipy_loop"], 2),
-        "target_ratio": 10.0,
-        "within_target": med["evidently_job"] / med["scipy_loop"] <= 10.0,
-        "drifted": {"evidently": [c.column for c in job.drifted], "scipy": sorted(outputs["scipy_loop"])},
-        "methods": sorted({c.method for c in job.columns if c.method}),
-        "report_html_bytes": len(job.report_html),
-        **extra,
-    }, indent=2))
+    extra: dict[str, Any] = (
+        ingest_figures(bootstrap, args.ingest_rounds, args.events)
+        if bootstrap
+        else {"ingest": "skipped: set GLASSWATCH_KAFKA_BOOTSTRAP to a broker"}
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "drift",
+                "machine": {"python": platform.python_version(), "platform": platform.platform()},
+                "window": {
+                    "rows": ROWS,
+                    "columns": NUMERIC + CATEGORICAL,
+                    "reference_rows": ROWS,
+                    "shifted": list(SHIFTED),
+                },
+                "rounds": len(times["scipy_loop"]),
+                "seconds": {
+                    k: {"median": round(med[k], 4), "min": round(min(v), 4), "max": round(max(v), 4)}
+                    for k, v in times.items()
+                },
+                "ratio_job_vs_scipy": round(med["evidently_job"] / med["scipy_loop"], 2),
+                "ratio_no_report_vs_scipy": round(med["evidently_no_report"] / med["scipy_loop"], 2),
+                "target_ratio": 10.0,
+                "within_target": med["evidently_job"] / med["scipy_loop"] <= 10.0,
+                "drifted": {
+                    "evidently": [c.column for c in job.drifted],
+                    "scipy": sorted(outputs["scipy_loop"]),
+                },
+                "methods": sorted({c.method for c in job.columns if c.method}),
+                "report_html_bytes": len(job.report_html),
+                **extra,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":
