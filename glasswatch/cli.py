@@ -101,6 +101,8 @@ COMMANDS: tuple[CommandEntry, ...] = (
     CommandEntry("drift", "glasswatch.commands.drift",
                  "Batch drift (Evidently) of production windows against the MLflow reference."),
     CommandEntry("alerts", "glasswatch.commands.alerts", "Open alerts: list, show, acknowledge."),
+    CommandEntry("explain", "glasswatch.commands.explain",
+                 "Sampled SHAP explanations of predictions and attribution drift."),
 )
 
 

@@ -130,9 +130,18 @@ class AlertKind(StrEnum):
     SCHEMA_BREAK = "schema_break"
     UPSTREAM_OUTAGE = "upstream_outage"
     QUALITY_GATE = "quality_gate"
+    ATTRIBUTION_DRIFT = "attribution_drift"
+    MODEL_UNAVAILABLE = "model_unavailable"
 
 
 class Lineage(BaseModel):
+    """Where an alert comes from. ``offsets``: the messages of the alert's window.
+    ``state_offsets``: per source partition, the messages whose replay rebuilds the state that
+    raised the alert, from the first offset the worker's partition state applied (learned bands
+    and detectors start there) through the last one it had applied when it evaluated the window
+    (the message that closed the window is among them); the alert's ``replay_command`` replays
+    exactly these. Empty for alerts raised outside a worker's partition state."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     model_version: str | None = None
     mlflow_run_id: str | None = None
@@ -140,6 +149,7 @@ class Lineage(BaseModel):
     offsets: tuple[OffsetRange, ...] = ()
     git_commit: str | None = None
     config_hash: str | None = None
+    state_offsets: tuple[OffsetRange, ...] = ()
 
 
 class Links(BaseModel):

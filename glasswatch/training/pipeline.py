@@ -6,8 +6,13 @@ Steps (all inside one :func:`~glasswatch.training.repro.tracked_run`):
    ``split_seed`` into train / validation / reference and write ``<data_dir>/<version>/*.csv``;
 2. log the three files as run inputs (contexts ``training``, ``validation``, ``reference``) with
    their sha256 (and DVC md5 when a ``.dvc`` pointer exists), and the preprocessing params;
-3. fit ``select features -> StandardScaler -> LogisticRegression`` (lbfgs, deterministic);
-4. log coefficient importance and the SHAP summary (JSON + PNG) under ``explain/``;
+3. fit ``select features -> StandardScaler -> <estimator>``: ``forest`` (RandomForestClassifier,
+   100 trees, the default), ``gbm`` (GradientBoostingClassifier) or ``logistic``
+   (LogisticRegression, lbfgs), all seeded and deterministic;
+4. log the importance and the SHAP summary (JSON + PNG) under ``explain/``: coefficients
+   (logistic), and for every estimator the global importance (impurity, permutation, mean |SHAP|
+   with the production explainers, :func:`~glasswatch.training.explain.global_importance`),
+   referenced from the registered version's tag ``glasswatch.explain.importance``;
 5. log the model, run the quality gate (:mod:`glasswatch.training.gate`), register a model
    version whose tags carry the dataset digests, git commit, model hash and the reference
    dataset pointer, and move the ``champion`` alias when the gate passed; a refused candidate
@@ -23,6 +28,8 @@ Decisions
 * The model hash is ``sha256(pickle.dumps(model, protocol=5))`` of the fitted pipeline; the
   pickle holds only arrays, plain values and the sklearn version, so equal fits give equal
   bytes (checked by the integration tests across two runs).
+* Tree models are logged with ``skops_trusted_types=["sklearn.tree._tree.Tree"]``: MLflow's
+  default skops format refuses to load them otherwise. We trust them: this run produced them.
 * Tag keys come from :mod:`glasswatch.training.tags`.
 * A refused candidate is still registered (tag ``glasswatch.gate=failed``, no alias) so the
   evidence stays inspectable; then :class:`~glasswatch.errors.GateFailed` propagates.
@@ -53,12 +60,13 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from glasswatch.errors import GateFailed
+from glasswatch.errors import ConfigError, GateFailed
 from glasswatch.monitor.specs import load_spec_text
 from glasswatch.schemas.alert import Lineage
 from glasswatch.schemas.text import decode_utf8
@@ -77,11 +85,13 @@ from glasswatch.training.repro import (
 )
 from glasswatch.training.tracking import import_pyfunc_quietly
 
-__all__ = ["TARGET", "TrainConfig", "TrainResult", "load_splits", "model_hash", "train"]
+__all__ = ["ESTIMATORS", "TARGET", "TrainConfig", "TrainResult", "load_splits", "model_hash", "train"]
 
 log = logging.getLogger("glasswatch.training")
 
 TARGET = "target"
+ESTIMATORS = ("forest", "gbm", "logistic")
+"""``TrainConfig.estimator`` values: random forest (default), gradient boosting, logistic regression."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,8 @@ class TrainConfig:
     features: tuple[str, ...] | None = None
     """Subset of the 30 features the model uses (None: all)."""
     C: float = 1.0
+    estimator: str = "forest"
+    """One of :data:`ESTIMATORS`."""
     gate: GateConfig = field(default_factory=GateConfig)
     repo: Path = Path(".")
     shap_sample: int = 200
@@ -138,16 +150,32 @@ def _pip_requirements() -> list[str]:
     return [f"{n}=={importlib.metadata.version(n)}" for n in names]
 
 
-def _log_explanations(model: Any, x_valid: pd.DataFrame, features: list[str], cfg: TrainConfig) -> None:
-    importance = explain.coefficient_importance(model, features)
-    shap_values = explain.shap_summary(model, x_valid, features, sample=cfg.shap_sample, seed=cfg.seed)
+def _log_explanations(model: Any, valid: pd.DataFrame, background: pd.DataFrame, features: list[str],
+                      cfg: TrainConfig) -> str:
+    """Log the explanations; returns the ``runs:/`` URI of the global importance JSON."""
+    x_valid, y_valid = valid.drop(columns=[TARGET]), valid[TARGET]
+    glob = explain.global_importance(model, x_valid, y_valid, features, background=background,
+                                     sample=cfg.shap_sample, seed=cfg.seed)
+    shap_values = (glob["mean_abs_shap"] if cfg.estimator != "logistic" else
+                   explain.shap_summary(model, x_valid, features, sample=cfg.shap_sample, seed=cfg.seed))
+    importance = (explain.coefficient_importance(model, features) if cfg.estimator == "logistic"
+                  else glob.get("impurity", glob["permutation"]))
     mlflow.log_dict(importance, "explain/feature_importance.json")
     mlflow.log_dict(shap_values, "explain/shap_summary.json")
+    mlflow.log_dict(glob, "explain/global_importance.json")
+    imp_title = "|coefficient| (scaled)" if cfg.estimator == "logistic" else "impurity importance"
     with tempfile.TemporaryDirectory() as tmp:
         for name, values, title in (("shap_summary.png", shap_values, "mean |SHAP| per feature"),
-                                    ("feature_importance.png", importance, "|coefficient| (scaled)")):
+                                    ("feature_importance.png", importance, imp_title),
+                                    ("global_importance.png", glob["mean_abs_shap"],
+                                     f"mean |SHAP| per feature ({glob['explainer']}, {glob['output']})"),
+                                    ("permutation_importance.png", glob["permutation"],
+                                     "permutation importance (ROC AUC drop)")):
             if explain.plot_bars(values, Path(tmp, name), title):
                 mlflow.log_artifact(str(Path(tmp, name)), "explain")
+    run = mlflow.active_run()
+    assert run is not None
+    return f"runs:/{run.info.run_id}/explain/global_importance.json"
 
 
 def _log_monitor_spec(cfg: TrainConfig) -> None:
@@ -159,13 +187,39 @@ def _log_monitor_spec(cfg: TrainConfig) -> None:
         mlflow.set_tag(tag.MONITOR_SPEC, f"{spec.as_posix()} sha256={file_sha256(spec)}")
 
 
+_TRUSTED_TYPES = {
+    "forest": ("sklearn.tree._tree.Tree",),
+    "gbm": ("sklearn.tree._tree.Tree",),
+}
+"""Types MLflow's skops format refuses to load unless the model was logged trusting them: the
+tree node storage of the forests and boosting we fit ourselves (the bytes come from this run)."""
+
+
+def _estimator(cfg: TrainConfig) -> Any:
+    if cfg.estimator == "forest":
+        return RandomForestClassifier(n_estimators=100, min_samples_leaf=2, random_state=cfg.seed, n_jobs=1)
+    if cfg.estimator == "gbm":
+        return GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=cfg.seed)
+    if cfg.estimator == "logistic":
+        return LogisticRegression(C=cfg.C, max_iter=5000, random_state=cfg.seed)
+    raise ConfigError(f"unknown estimator {cfg.estimator!r}; one of {', '.join(ESTIMATORS)}")
+
+
+def _params(cfg: TrainConfig) -> dict[str, Any]:
+    if cfg.estimator == "forest":
+        return {"model": "RandomForestClassifier", "n_estimators": 100, "min_samples_leaf": 2}
+    if cfg.estimator == "gbm":
+        return {"model": "GradientBoostingClassifier", "n_estimators": 100, "max_depth": 3}
+    return {"model": "LogisticRegression", "C": cfg.C, "max_iter": 5000}
+
+
 def _fit(train_df: pd.DataFrame, features: Sequence[str], cfg: TrainConfig) -> Pipeline:
     """The feature selection is the model's first step: it takes every column the monitor sees
     and a champion trained on other features can be evaluated on the same frame."""
     model = Pipeline([
         ("select", ColumnTransformer([("features", "passthrough", list(features))], remainder="drop")),
         ("scaler", StandardScaler()),
-        ("clf", LogisticRegression(C=cfg.C, max_iter=5000, random_state=cfg.seed)),
+        ("clf", _estimator(cfg)),
     ])
     return model.fit(train_df.drop(columns=[TARGET]), train_df[TARGET])
 
@@ -200,12 +254,13 @@ def _train(cfg: TrainConfig, sink: AlertSink) -> TrainResult:
         log_preprocessing({"scaler": "StandardScaler", "features": ",".join(features),
                            "n_features": len(features), "split": "60/20/20 stratified",
                            "split_seed": cfg.split_seed, "data_version": cfg.data_version})
-        mlflow.log_params({"model": "LogisticRegression", "C": cfg.C, "max_iter": 5000})
+        mlflow.log_params({**_params(cfg), "estimator": cfg.estimator})
         model = _fit(splits["train"], features, cfg)
         digest = model_hash(model)
         mlflow.set_tag(tag.MODEL_SHA256, digest)
         x_valid = splits["validation"].drop(columns=[TARGET])
-        _log_explanations(model, x_valid, features, cfg)
+        background = splits["reference"].drop(columns=[TARGET])
+        importance_uri = _log_explanations(model, splits["validation"], background, features, cfg)
         _log_monitor_spec(cfg)
         reference_uri = f"runs:/{run.run_id}/reference/{files['reference'].path.name}"
         mlflow.log_artifact(str(files["reference"].path), "reference")
@@ -214,6 +269,7 @@ def _train(cfg: TrainConfig, sink: AlertSink) -> TrainResult:
         info = mlflow.sklearn.log_model(
             model, name="model", signature=infer_signature(x_valid, model.predict_proba(x_valid)),
             pip_requirements=_pip_requirements(),
+            skops_trusted_types=list(_TRUSTED_TYPES.get(cfg.estimator, ())) or None,
         )
         # the whole validation split: each model's signature picks its own feature columns, so a
         # champion trained on other features is evaluated on the same rows; same name and digest
@@ -231,6 +287,7 @@ def _train(cfg: TrainConfig, sink: AlertSink) -> TrainResult:
             tag.REFERENCE_URI: reference_uri,
             tag.REFERENCE_SHA256: digests["reference"],
             tag.GATE: "passed" if gate.passed else "failed",
+            explain.IMPORTANCE_TAG: importance_uri,
         }
         for key, value in version_tags.items():
             client.set_model_version_tag(cfg.model_name, version.version, key, value)

@@ -76,6 +76,8 @@ def test_export_writes_every_contract_as_valid_draft_2020_12(exported: dict[str,
         "Message",
         "Alert",
         "DeadLetter",
+        "Explanation",
+        "AttributionWindow",
     }
     for name, schema in exported.items():
         jsonschema.Draft202012Validator.check_schema(schema)

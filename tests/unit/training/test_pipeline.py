@@ -35,7 +35,7 @@ def test_same_seed_fits_give_the_same_model_hash() -> None:
 def test_explanations_rank_features(tmp_path: Path) -> None:
     splits = load_splits(0)
     features = ["worst radius", "mean texture", "symmetry error"]
-    model = _fit(splits["train"], features, TrainConfig())
+    model = _fit(splits["train"], features, TrainConfig(estimator="logistic"))
     x = splits["validation"].drop(columns=[TARGET])
     shap_values = explain.shap_summary(model, x, features, sample=50, seed=1)
     assert list(shap_values) == sorted(features, key=lambda f: -shap_values[f])
@@ -48,3 +48,29 @@ def test_explanations_rank_features(tmp_path: Path) -> None:
     png = tmp_path / "s.png"
     assert explain.plot_bars(shap_values, png, "mean |SHAP|")
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_every_estimator_fits_and_its_global_importance_names_every_feature() -> None:
+    splits = load_splits(0)
+    features = ["worst radius", "mean texture", "symmetry error", "worst concave points"]
+    x, y = splits["validation"].drop(columns=[TARGET]), splits["validation"][TARGET]
+    background = splits["reference"].drop(columns=[TARGET])
+    for estimator, kind in (("forest", "tree"), ("gbm", "tree"), ("logistic", "masker")):
+        model = _fit(splits["train"], features, TrainConfig(estimator=estimator))
+        glob = explain.global_importance(model, x, y, features, background=background, sample=40,
+                                         masker_sample=10, seed=3)
+        assert glob["explainer"] == kind, estimator
+        assert set(glob["mean_abs_shap"]) == set(features) == set(glob["permutation"])
+        assert ("impurity" in glob) is (estimator != "logistic")
+        # the model relies on the strong features, not on symmetry error
+        assert list(glob["mean_abs_shap"])[-1] == "symmetry error", (estimator, glob["mean_abs_shap"])
+        json.dumps(glob)
+
+
+def test_unknown_estimator_is_a_config_error() -> None:
+    import pytest
+
+    from glasswatch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown estimator"):
+        _fit(load_splits(0)["train"], ["worst radius"], TrainConfig(estimator="svm"))

@@ -1,0 +1,88 @@
+"""The explain process's pool: SHAP never runs on the agent's event loop.
+
+Workers are spawned (no forked event loop or Kafka client) at a lower CPU priority
+(:data:`glasswatch.agents.drift_pool.JOB_NICENESS`: explanations are best-effort, ingest on the
+same machine is not) and warmed by importing shap and scikit-learn. Each worker keeps the
+explainers of the last :data:`MAX_EXPLAINERS` model versions it was asked about (loaded from the
+model's local MLflow directory, which the parent downloaded and checked). :func:`explain_rows`
+is the picklable entry point; it reports the CPU seconds it took.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import multiprocessing
+import os
+import time
+import warnings
+from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import pandas as pd
+
+from glasswatch.agents.drift_pool import JOB_NICENESS
+from glasswatch.explain.explainers import Attribution, LocalExplainer, explainer_for
+from glasswatch.schemas.explanation import ExplainerKind
+
+__all__ = ["MAX_EXPLAINERS", "ExplainBatch", "explain_pool", "explain_rows", "warm_explain_pool"]
+
+MAX_EXPLAINERS = 4
+_EXPLAINERS: OrderedDict[str, LocalExplainer] = OrderedDict()
+
+
+@dataclass(frozen=True)
+class ExplainBatch:
+    kind: ExplainerKind
+    output: str
+    attributions: list[Attribution]
+    cpu_s: float
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # not permitted, or not on this platform
+        os.nice(JOB_NICENESS)
+
+
+def explain_pool(workers: int = 1) -> ProcessPoolExecutor:
+    """``workers`` spawned processes at a lower CPU priority."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_lower_priority)
+
+
+def warm_explain_pool() -> bool:
+    """Import shap, scikit-learn and MLflow's sklearn flavour in a worker."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        importlib.import_module("shap")
+        importlib.import_module("sklearn.ensemble")
+        importlib.import_module("mlflow.sklearn")
+    return True
+
+
+def _explainer(model_dir: str, background: pd.DataFrame | None, seed: int) -> LocalExplainer:
+    key = f"{model_dir}\x1f{seed}"
+    known = _EXPLAINERS.get(key)
+    if known is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import mlflow.sklearn
+
+            model = mlflow.sklearn.load_model(model_dir)
+        known = explainer_for(model, background, seed=seed)
+        _EXPLAINERS[key] = known
+        while len(_EXPLAINERS) > MAX_EXPLAINERS:
+            _EXPLAINERS.popitem(last=False)
+    _EXPLAINERS.move_to_end(key)
+    return known
+
+
+def explain_rows(
+    model_dir: str, background: pd.DataFrame | None, rows: pd.DataFrame, seed: int
+) -> ExplainBatch:
+    """Pool entry point (top level, picklable): the attributions of ``rows``, in order."""
+    started = time.process_time()
+    explainer = _explainer(model_dir, background, seed)
+    attributions = explainer.explain(rows)
+    return ExplainBatch(explainer.kind, explainer.output, attributions, time.process_time() - started)

@@ -1,0 +1,103 @@
+"""The explain process's alerts: ``model_unavailable`` and ``attribution_drift``.
+
+:class:`ExplainAlerts` keeps which conditions are open, so a version that cannot be loaded
+raises one ``model_unavailable`` alert (however many of its events arrive), and
+``attribution_drift`` fires when a window's profile drifts and resolves at the first clean one.
+Every alert about a model carries the window's top features (mean |SHAP|, mean signed SHAP).
+
+Examples
+--------
+>>> from datetime import datetime, timezone
+>>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+>>> a = ExplainAlerts()
+>>> len(a.model_unavailable("bc", "7", "no such version", t)), len(a.model_unavailable("bc", "7", "again", t))
+(1, 0)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from glasswatch.schemas.alert import Alert, AlertKind, AlertStatus, Lineage, Severity
+from glasswatch.schemas.explanation import AttributionWindow
+
+__all__ = ["TOP_FEATURES", "ExplainAlerts", "LoggedArtifacts", "top_features"]
+
+TOP_FEATURES = 5
+
+
+class LoggedArtifacts(Protocol):
+    """Where a window's explanations were recorded (the explain process's MLflow run)."""
+
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def run_url(self) -> str | None: ...
+    @property
+    def artifact_uri(self) -> str: ...
+    @property
+    def waterfall(self) -> str | None: ...
+
+
+def top_features(window: AttributionWindow, n: int = TOP_FEATURES) -> list[dict[str, float | str]]:
+    """The ``n`` features the model relied on most in ``window``, with mean |SHAP| and sign."""
+    return [{"feature": f, "mean_abs_shap": v, "mean_shap": window.mean_signed.get(f, 0.0)}
+            for f, v in list(window.mean_abs.items())[:n]]
+
+
+class ExplainAlerts:
+    """Open conditions of the explain process (one per model version / per model)."""
+
+    def __init__(self) -> None:
+        self.unavailable: set[tuple[str, str]] = set()
+        self.drifting: dict[str, Alert] = {}
+
+    def model_unavailable(self, model: str, version: str, reason: str, at: datetime) -> tuple[Alert, ...]:
+        """One alert per ``(model, version)`` for as long as this process runs."""
+        if (model, version) in self.unavailable:
+            return ()
+        self.unavailable.add((model, version))
+        return (Alert.build(
+            kind=AlertKind.MODEL_UNAVAILABLE, severity=Severity.WARNING, model=model,
+            signal=f"model_version:{version}",
+            summary=f"{model} v{version} cannot be loaded for explanations: {reason[:300]}",
+            starts_at=at, labels={"model_version": version},
+            evidence={"reason": reason[:2000], "model_uri": f"models:/{model}/{version}"},
+            lineage=Lineage(model_version=version)),)
+
+    def window(self, w: AttributionWindow, training: dict[str, float], thresholds: dict[str, float],
+               *, logged: LoggedArtifacts | None = None) -> tuple[Alert, ...]:
+        """The alert transition of one judged window (fire when drifted, resolve when clean);
+        ``logged``: the window's MLflow run (linked) and its waterfall PNG (in the evidence)."""
+        open_alert = self.drifting.get(w.model)
+        if w.rank_correlation is None:
+            return ()
+        evidence: dict[str, Any] = {
+            "rank_correlation": w.rank_correlation, "distance": w.distance, "thresholds": thresholds,
+            "explanations": w.explanations,
+            "window": {"start": w.start.isoformat(), "end": w.end.isoformat()},
+            "top_features": top_features(w),
+            "training_top_features": list(training)[:TOP_FEATURES],
+            "feature_importance_ranks": w.rank,
+        }
+        if logged is not None:
+            evidence |= {"artifacts": logged.artifact_uri, "waterfall": logged.waterfall}
+        common = {"kind": AlertKind.ATTRIBUTION_DRIFT, "severity": Severity.WARNING, "model": w.model,
+                  "signal": "attributions", "labels": {"model_version": w.model_version},
+                  "evidence": evidence, "lineage": Lineage(model_version=w.model_version,
+                                                           mlflow_run_id=logged.run_id if logged else None),
+                  "mlflow_run_url": logged.run_url if logged else None}
+        if w.drifted and open_alert is None:
+            summary = (f"{w.model} v{w.model_version} relies on its features differently: rank "
+                       f"correlation {w.rank_correlation:.2f}, distance {w.distance:.2f}; top now "
+                       f"{', '.join(list(w.mean_abs)[:3])}")
+            alert = Alert.build(summary=summary, starts_at=w.end, **common)  # type: ignore[arg-type]
+            self.drifting[w.model] = alert
+            return (alert,)
+        if not w.drifted and open_alert is not None:
+            del self.drifting[w.model]
+            return (Alert.build(summary=f"{w.model} relies on its features as at training again",
+                                starts_at=open_alert.starts_at, status=AlertStatus.RESOLVED,
+                                ends_at=w.end, **common),)  # type: ignore[arg-type]
+        return ()
