@@ -5,7 +5,9 @@ applied, decode each message (:func:`glasswatch.ingest.validate.decode`), update
 :class:`~glasswatch.monitor.partition.PartitionState` (statistics, then the model monitors once per
 batch), publish dead letters, alerts and closed-window summaries and *wait for their
 acknowledgement* (:mod:`glasswatch.agents.outbox`), then write the state (one table value per
-partition). Nothing here raises on input: a failure of our own code is logged with the message
+partition, naming the models the batch touched: the others' stored parts are re-used, see
+:mod:`glasswatch.kafka.state_store`; the state object itself stays live between batches).
+Nothing here raises on input: a failure of our own code is logged with the message
 coordinates and the message is dead-lettered with reason ``invalid`` rather than crashing the worker.
 
 One thing does stop the worker: a stored state signed with another worker's key (the workers of
@@ -22,7 +24,7 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +37,7 @@ from glasswatch.ingest.tick_auth import TickAuth
 from glasswatch.ingest.validate import Limits, decode
 from glasswatch.kafka.app import GlasswatchApp
 from glasswatch.kafka.context import event_context
+from glasswatch.kafka.gaps import GapFiller
 from glasswatch.kafka.state_codec import load_state_key
 from glasswatch.monitor.partition import PartitionState, SpecLookup, default_spec
 from glasswatch.monitor.reject_rate import model_hint
@@ -43,10 +46,12 @@ from glasswatch.schemas.coords import partition_key
 from glasswatch.schemas.dead_letter import DeadLetter, ItemReject
 from glasswatch.schemas.events import Tick
 
-__all__ = ["EXIT_CONFIG", "Clock", "attach_ingest", "process_batch"]
+__all__ = ["EXIT_CONFIG", "BatchStep", "Clock", "attach_ingest", "process_batch"]
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+BatchStep = Callable[[Sequence[Any]], Awaitable[object]]
+"""A further step on each batch of the ingest agent (``attach_ingest(..., then=...)``)."""
 
 
 def _utcnow() -> datetime:
@@ -64,6 +69,7 @@ async def process_batch(
     spec_for: SpecLookup = default_spec,
     on_alert: Callable[[Alert], None] | None = None,
     tick_auth: TickAuth | None = None,
+    gaps: GapFiller | None = None,
 ) -> int:
     """Process one batch of Kafka events; returns how many typed events were applied.
 
@@ -83,15 +89,18 @@ async def process_batch(
         return 0
     for key, evs in groups.items():
         state = stored[key] or PartitionState(topic=evs[0].message.topic, partition=evs[0].message.partition)
+        if gaps is not None:  # what a rebalance made the consumer skip (kafka/gaps.py)
+            evs = await gaps.fill(evs, state.last_offset)
         letters: list[DeadLetter] = []
         changed = False
         saw_data = False
+        touched = _Touched()
         for ev in evs:
             if state.seen(ev.message.offset):
                 if metrics:
                     metrics.skipped_replays += 1
                 continue
-            n_good, letter = _ingest_one(state, ev, now, limits, tick_auth, metrics)
+            n_good, letter = _ingest_one(state, ev, now, limits, tick_auth, metrics, touched)
             applied += n_good
             changed = True
             saw_data = saw_data or n_good > 0
@@ -112,6 +121,7 @@ async def process_batch(
                 log.exception("monitors failed on %s up to offset %s", key, state.last_offset)
                 state.discard_pending()
                 state.monitor_errors += 1
+                touched.every = True  # whatever it changed before it raised
                 outputs = []
             if metrics:
                 metrics.monitor_errors += state.monitor_errors - errors_before
@@ -122,10 +132,7 @@ async def process_batch(
                         outbox.append((gw.windows, model.encode(), summary.model_dump_json().encode()))
                 letters.extend(late_letter(rec) for rec in out.late)
                 if metrics:
-                    metrics.alerts += len(out.alerts)
-                    metrics.windows += len(out.windows)
-                    per_model = metrics.windows_by_model
-                    per_model[model] = per_model.get(model, 0) + len(out.windows)
+                    metrics.monitor_output(model, out, state.monitors.get(model))
         else:
             state.discard_pending()
         outbox.extend((gw.dead_letters, key.encode(), dl.model_dump_json().encode()) for dl in letters)
@@ -135,12 +142,19 @@ async def process_batch(
                 metrics.dead_letters += len(letters)
         if changed:
             with event_context(evs[-1]):
-                gw.write_state(key, state)
+                gw.write_state(key, state, None if touched.every else touched.models)
     if metrics:
-        metrics.messages += len(events)
-        metrics.batches += 1
-        metrics.busy_s += time.perf_counter() - started
+        metrics.batch_done(len(events), time.perf_counter() - started)
     return applied
+
+
+class _Touched:
+    """The models whose statistics or monitor a batch may have changed (``every``: all of them,
+    e.g. after a tick, which advances every monitor of the partition)."""
+
+    def __init__(self) -> None:
+        self.models: set[str] = set()
+        self.every = False
 
 
 def _ingest_one(
@@ -150,6 +164,7 @@ def _ingest_one(
     limits: Limits,
     tick_auth: TickAuth | None,
     metrics: IngestMetrics | None,
+    touched: _Touched | None = None,
 ) -> tuple[int, DeadLetter | None]:
     """Decode and apply one message; returns (events applied, its dead letter if any).
 
@@ -171,6 +186,9 @@ def _ingest_one(
         log.exception("ingest failed on %s[%s]@%s", msg.topic, msg.partition, msg.offset)
         rejects, good, ticks = [_internal(exc, "decoding")], [], []
     model = model_hint(msg.key, raw) if rejects else None
+    if touched is not None:  # before apply: a failed apply rolls back, but may leave traces
+        touched.models.update(e.model for e in good)
+        touched.every = touched.every or bool(ticks)
     try:
         state.apply(msg.offset, good, [r.reason for r in rejects], ticks, reject_model=model)
     except Exception as exc:  # rolled back by apply: refuse the message as a whole
@@ -233,8 +251,15 @@ def attach_ingest(
     spec_for: SpecLookup = default_spec,
     on_alert: Callable[[Alert], None] | None = None,
     tick_auth: TickAuth | None = None,
+    then: BatchStep | None = None,
 ) -> Any:
     """Register the ingest agent on ``gw.app`` and return it.
+
+    ``then``: a further step run on every batch after ingest applied it (the label join,
+    :class:`~glasswatch.agents.labels.LabelStep`). Each input topic has exactly one Faust agent
+    — this one: two agents on a topic share each message's acknowledgement, which under
+    rebalance let the commit jump past a message one of them never applied and once left a
+    worker waiting forever for the other's ack (see :mod:`glasswatch.kafka.gaps`).
 
     Ticks are signed and verified with ``tick_auth``, by default keyed by the worker's state key
     (:func:`~glasswatch.kafka.state_codec.load_state_key`, shared by a consumer group)."""
@@ -243,6 +268,7 @@ def attach_ingest(
     auth = tick_auth or TickAuth(load_state_key(gw.settings.worker))
 
     held: list[Any] = []  # see below: lives as long as the agent
+    gaps = GapFiller(gw.settings.kafka.bootstrap)  # reads back what a rebalance made Faust skip
 
     async def ingest(stream: Any) -> None:
         batches = stream.take_events(batch_size, within=linger_s)
@@ -258,7 +284,10 @@ def attach_ingest(
                     spec_for=spec_for,
                     on_alert=on_alert,
                     tick_auth=auth,
+                    gaps=gaps,
                 )
+                if then is not None and not gw.app.crashed:
+                    await then(events)
             if gw.app.crashed:  # a fatal configuration error, met here or by the idle-tick timer
                 # Faust acknowledges a batch when ``take_events`` is resumed or closed: keep it
                 # suspended, so the offsets of a batch not applied are never committed

@@ -1,4 +1,4 @@
-"""What the labels agent keeps besides its table: its settings and the process-local counters.
+"""What the label join keeps besides its table: its settings and the process-local counters.
 
 :class:`LabelPipeline` is everything :func:`glasswatch.agents.labels.process_label_batch` needs
 besides the app: the ``label-join`` table, ingest limits, the join's TTL, the performance config

@@ -53,19 +53,22 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     metrics = IngestMetrics()
     book = AlertBook()
     spec_for = spec_lookup(settings.worker.monitor_specs)
+    # labels ⋈ predictions: performance against the registered version, concept drift; a step of
+    # the ingest agent's batches (one Faust agent per input topic, see attach_ingest)
+    label_step = None
+    if settings.worker.labels:
+        label_step = attach_labels(
+            gw, on_alert=book.add, registered=registered_metrics(settings.mlflow.tracking_uri),
+            config_for=performance_lookup(settings.worker.monitor_specs), ttl_s=settings.worker.label_ttl_s,
+        )  # fmt: skip
     attach_ingest(
         gw,
         metrics=metrics,
         monitors=settings.worker.monitors,
         spec_for=spec_for,
         on_alert=book.add,
+        then=label_step,
     )
-    # labels ⋈ predictions: performance against the registered version, concept drift
-    if settings.worker.labels:
-        attach_labels(
-            gw, on_alert=book.add, registered=registered_metrics(settings.mlflow.tracking_uri),
-            config_for=performance_lookup(settings.worker.monitor_specs), ttl_s=settings.worker.label_ttl_s,
-        )  # fmt: skip
     attach_web(gw, metrics, book)
     attach_health(gw.app)  # /healthz: the compose healthcheck
 

@@ -5,7 +5,7 @@ period (``inputs_drifted: yes|no|unknown``): a performance fall with unchanged i
 concept change, one with drifted inputs may be the inputs' doing. The drift process
 (:mod:`glasswatch.agents.drift`) knows the answer, the label join runs in the worker: after each
 drift run the drift process writes a :class:`DriftVerdict` to a compacted topic
-(``TopicSettings.drift_verdicts``, key :func:`verdict_key`), and the worker's labels agent
+(``TopicSettings.drift_verdicts``, key :func:`verdict_key`), and the worker's label join
 follows it into a :class:`VerdictBook`.
 
 ``drifted`` is the *confirmed* dataset-level condition (a ``data_drift`` alert firing for the
@@ -16,7 +16,7 @@ without any verdict is ``unknown`` (``None``). The verdict a labelled prediction
 when the drift run finished, so it is evidence, never part of an alert's identity.
 
 Everything here may be written by anyone who can write the topic: fields are bounded and the
-labels agent skips a record that does not validate.
+label join skips a record that does not validate.
 
 Examples
 --------

@@ -1,6 +1,6 @@
 """Follow a compacted topic from its beginning, group-less: every reader sees every record.
 
-The router follows silences and acks this way, the worker's labels agent the drift verdicts:
+The router follows silences and acks this way, the worker's label join the drift verdicts:
 small topics whose whole content is the state, read at start and then as it grows.
 :class:`TopicFollower` creates the topic when missing (``cleanup.policy=compact``), assigns all
 its partitions at their beginning and hands out new records without waiting; parsing (and

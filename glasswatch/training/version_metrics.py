@@ -1,6 +1,6 @@
 """The evaluation metrics a registered model version was admitted with (the gate's metrics).
 
-The labels agent compares production performance with them (``performance_drop``). They are the
+The label join compares production performance with them (``performance_drop``). They are the
 metrics of the version's source run in MLflow (``mlflow.evaluate`` names: ``accuracy_score``,
 ``roc_auc``, ...). Blocking (MLflow over HTTP or SQLite): callers run it in an executor.
 """

@@ -1,4 +1,4 @@
-"""A worker running the ingest and labels agents (``attach_labels``), started as a script by
+"""A worker running the ingest agent with the label join step (``attach_labels``), started as a script by
 tests/integration/test_labels_worker.py; settings from the ``GLASSWATCH_*`` environment, the
 performance window and registered metrics from ``GW_TEST_WINDOW`` / ``GW_TEST_REGISTERED``.
 
@@ -29,10 +29,10 @@ def main() -> None:
     gw = create_app(settings)
     config = PerformanceConfig(window=int(os.environ.get("GW_TEST_WINDOW", "500")))
     registered = json.loads(os.environ.get("GW_TEST_REGISTERED", "null"))
-    attach_ingest(gw, monitors=False)  # the same input topics, read by both agents as in the worker
-    attach_labels(
+    step = attach_labels(
         gw, config_for=lambda _model: config, registered=(lambda _m, _v: registered) if registered else None
     )
+    attach_ingest(gw, monitors=False, then=step)  # the join as a step of ingest, as in the worker
     Worker(gw.app, loglevel="warning", loop=loop, quiet=True).execute_from_commandline()
 
 
