@@ -54,7 +54,8 @@ lint:
     uv run --frozen mypy
     uv run --frozen lint-imports
 
-# the local demo: Kafka up, worker running, simulated traffic, stats and dead letters shown
+# the local demo: trains the example model; Kafka, worker, router and a local Slack sink; traffic
+# with drift midway: the alert fires, reaches Slack and resolves (--keep leaves it running)
 demo *ARGS:
     uv run --frozen glasswatch demo {{ARGS}}
 
