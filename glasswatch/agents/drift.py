@@ -50,6 +50,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 
 from glasswatch.agents.drift_pool import job_pool, run_job, warm_pool
 from glasswatch.agents.drift_windows import DriftJob, DriftWindowBook
+from glasswatch.agents.lifecycle import start_clients, stop_clients
 from glasswatch.drift.alerts import DriftAlerts, DriftOutcome
 from glasswatch.drift.history import runs_to_replay
 from glasswatch.drift.reference import Reference, ReferenceStore
@@ -141,28 +142,20 @@ class DriftRuntime:
         loop = asyncio.get_running_loop()
         warm = loop.run_in_executor(self.pool, warm_pool)
         try:
-            self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
-                                              enable_idempotence=True)
-            await self._producer.start()
             if self.verdicts_topic:
                 await ensure_compacted_topic(self.bootstrap, self.verdicts_topic)
-            self._consumer = AIOKafkaConsumer(
-                self.windows_topic, bootstrap_servers=self.bootstrap, group_id=self.group_id,
-                enable_auto_commit=False, auto_offset_reset="earliest",
+            self._producer, self._consumer = await start_clients(
+                self.bootstrap, self.windows_topic, self.group_id, what="drift"
             )
-            await self._consumer.start()
-        except (KafkaError, OSError) as exc:
-            await self.close()
+        except (BrokerError, KafkaError, OSError) as exc:
+            await self.close()  # the pool too
+            if isinstance(exc, BrokerError):
+                raise
             raise BrokerError(f"drift: cannot reach Kafka at {self.bootstrap}: {exc}") from exc
         await warm
 
     async def close(self) -> None:
-        for client in (self._consumer, self._producer):
-            if client is not None:
-                try:
-                    await client.stop()
-                except (KafkaError, OSError) as exc:  # already gone: nothing left to release
-                    log.debug("drift: stopping a Kafka client failed: %s", exc)
+        await stop_clients(self._consumer, self._producer, what="drift")
         self._consumer = self._producer = None
         if self._own_pool:
             self.pool.shutdown(wait=False, cancel_futures=True)

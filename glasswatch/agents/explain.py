@@ -53,6 +53,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from glasswatch.agents.explain_models import ModelResolver, ResolvedModel, Unavailable
 from glasswatch.agents.explain_pool import ExplainBatch, explain_pool, explain_rows, warm_explain_pool
 from glasswatch.agents.explain_runs import LoggedWindow, WindowRuns
+from glasswatch.agents.lifecycle import start_clients, stop_clients
 from glasswatch.errors import BrokerError, TrackingError
 from glasswatch.explain.alerts import ExplainAlerts
 from glasswatch.explain.attribution_drift import AttributionDrift
@@ -165,26 +166,16 @@ class ExplainRuntime:
         await ensure_topics(self.bootstrap, [TopicSpec(self.explanations_topic, self.partitions,
                                                        config={"retention.ms": week})])
         try:
-            self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
-                                              enable_idempotence=True)
-            await self._producer.start()
-            self._consumer = AIOKafkaConsumer(
-                self.predictions_topic, bootstrap_servers=self.bootstrap, group_id=self.group_id,
-                enable_auto_commit=False, auto_offset_reset="earliest",
+            self._producer, self._consumer = await start_clients(
+                self.bootstrap, self.predictions_topic, self.group_id, what="explain"
             )
-            await self._consumer.start()
-        except (KafkaError, OSError) as exc:
-            await self.close()
-            raise BrokerError(f"explain: cannot reach Kafka at {self.bootstrap}: {exc}") from exc
+        except BrokerError:
+            await self.close()  # the pools too
+            raise
         await warm
 
     async def close(self) -> None:
-        for client in (self._consumer, self._producer):
-            if client is not None:
-                try:
-                    await client.stop()
-                except (KafkaError, OSError) as exc:
-                    log.debug("explain: stopping a Kafka client failed: %s", exc)
+        await stop_clients(self._consumer, self._producer, what="explain")
         self._consumer = self._producer = None
         if self._own_pool:
             self.pool.shutdown(wait=False, cancel_futures=True)

@@ -13,10 +13,8 @@ is identical (exit 0) or which differ (exit 1).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -69,15 +67,9 @@ def run_drift_agent(
         base_url=settings.worker.base_url, verdicts_topic=settings.topics.drift_verdicts,
     )
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-        await runtime.run(stop)
+    from glasswatch.agents.lifecycle import run_until_signal
 
-    asyncio.run(main())
+    run_until_signal(runtime.run)
 
 
 class RerunReport(dict[str, Any]):

@@ -9,10 +9,7 @@ profiles (``topics.explanations``; each window also an MLflow run with its SHAP 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -68,15 +65,9 @@ def run_explain_agent(
         partitions=settings.kafka.partitions,
     )
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-        await runtime.run(stop)
+    from glasswatch.agents.lifecycle import run_until_signal
 
-    asyncio.run(main())
+    run_until_signal(runtime.run)
 
 
 def register(app: typer.Typer, context: CommandContext) -> None:
