@@ -143,7 +143,7 @@ def test_replay_from_kafka_reproduces_the_alert_exactly(
     ]
     result = CliRunner().invoke(app, args, env=env)
     assert result.exit_code == 0, result.output
-    (report,) = _json.loads(result.output)
+    (report,) = _json.loads(result.stdout)  # the summary line goes to stderr
     assert report["config_hash"] == alert.lineage.config_hash
     replayed = [Alert.model_validate(a) for a in report["alerts"]]
     same = [a for a in replayed if a.id == alert.id]
