@@ -186,9 +186,14 @@ class StartupNoise(logging.Filter):
 
     def install(self) -> StartupNoise:
         """Add this filter to every logger named in ``noise`` (a logger's filters see the records
-        logged on it, which is where these are written)."""
+        logged on it, which is where these are written), replacing an earlier one: a process
+        starts once, and a second command run in the same process (tests) must not stay muted by
+        the first's grace period."""
         for name in {name for name, _ in self.noise}:
-            logging.getLogger(name).addFilter(self)
+            logger = logging.getLogger(name)
+            for old in [f for f in logger.filters if isinstance(f, StartupNoise)]:
+                logger.removeFilter(old)
+            logger.addFilter(self)
         return self
 
     def uninstall(self) -> None:

@@ -115,6 +115,7 @@ def test_labels_that_change_function_raise_concept_drift_with_inputs_not_drifted
             for e in events:
                 await pub.publish(e)
 
+    worker.wait_for(lambda s: True, timeout_s=120)  # topics created by the worker (see test_drift_mlflow)
     asyncio.run(publish(settings.topics.predictions, preds))
     worker.wait_for(lambda s: s["accepted"] >= len(preds), timeout_s=120)
 

@@ -120,6 +120,9 @@ def drift_run(mlflow_server: str, kafka_bootstrap: str,
                 for e in events:
                     await pub.publish(e)
 
+        # the worker creates the topics (one partition here): publishing first would let the broker
+        # auto-create them with its default partitions, and Faust refuses a changelog that differs
+        worker.wait_for(lambda s: True, timeout_s=120)
         asyncio.run(publish())
         worker.wait_for(lambda s: s["accepted"] >= len(events), timeout_s=90)
 

@@ -99,3 +99,20 @@ def test_each_template_is_what_aiokafka_logs(logger: str, template: str) -> None
     assert spec is not None and spec.origin is not None
     source = Path(spec.origin).read_text(encoding="utf-8")
     assert repr(template)[1:-1] in source or f'"{template}"' in source
+
+
+def test_a_second_install_replaces_the_first(stream: io.StringIO) -> None:
+    """Two commands in one process (as in the test suite): the first's grace period must not keep
+    muting the second's records after the second is ready."""
+    first = StartupNoise(grace_s=600).install()  # never made ready, e.g. a command that returned
+    second = StartupNoise(grace_s=600).install()
+    try:
+        log = logging.getLogger(COORDINATOR)
+        assert first not in log.filters and log.filters.count(second) == 1
+        second.ready()
+        log.error("Group Coordinator Request failed: %s", "after ready")
+        shown = stream.getvalue().splitlines()
+        assert shown == [f"ERROR {COORDINATOR} Group Coordinator Request failed: after ready"]
+    finally:
+        second.uninstall()
+        first.uninstall()
