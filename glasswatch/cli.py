@@ -81,7 +81,7 @@ COMMANDS: tuple[CommandEntry, ...] = (
     CommandEntry("simulate", "glasswatch.commands.simulate",
                  "Publish realistic synthetic prediction events (seeded) and malformed messages."),
     CommandEntry("demo", "glasswatch.commands.demo",
-                 "Local demo: Kafka up, worker running, simulated traffic, stats and dead letters shown."),
+                 "Local demo: trained model, Kafka, worker, router, Slack sink; drift alerts, then resolves"),
     CommandEntry("replay", "glasswatch.commands.replay",
                  "Reproduce what the worker computed from exact Kafka offsets: statistics, windows, alerts."),
     CommandEntry("train", "glasswatch.commands.train",
