@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
+from fake_kafka import FakeChannel, FakeEvent
 
 import glasswatch.agents.ingest as ingest_agent
 from glasswatch.agents.ingest import process_batch
@@ -43,28 +44,12 @@ class _Msg:
     headers: list[tuple[str, bytes]] = field(default_factory=list)
 
 
-class _Event:  # a Faust EventT as the agent uses it (weak-referenceable, like Faust's)
-    def __init__(self, msg: _Msg, value: bytes | None) -> None:
-        self.message, self.value = msg, value
-
-
-class _Channel:
-    def __init__(self) -> None:
-        self.sent: list[tuple[bytes, bytes]] = []
-
-    async def send(self, *, key: bytes, value: bytes) -> asyncio.Future[None]:
-        self.sent.append((key, value))
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
-        return done
-
-
 class _App:
     """The parts of GlasswatchApp the agent touches; the state goes through pickle like the table."""
 
     def __init__(self) -> None:
         self.settings = Settings()
-        self.dead_letters, self.windows, self.alerts = _Channel(), _Channel(), _Channel()
+        self.dead_letters, self.windows, self.alerts = FakeChannel(), FakeChannel(), FakeChannel()
         self.stored: dict[str, bytes] = {}
 
     def read_state(self, key: str) -> PartitionState | None:
@@ -92,11 +77,11 @@ def _pred(i: int, **features: Any) -> bytes:
 
 
 def _run(app: _App, values: Iterable[bytes | None], *, first: int = 0, **kw: Any) -> int:
-    events = [_Event(_Msg("preds", 0, first + i, b"m"), v) for i, v in enumerate(values)]
+    events = [FakeEvent(_Msg("preds", 0, first + i, b"m"), v) for i, v in enumerate(values)]
     return _run_events(app, events, **kw)
 
 
-def _run_events(app: _App, events: list[_Event], **kw: Any) -> int:
+def _run_events(app: _App, events: list[FakeEvent], **kw: Any) -> int:
     kw.setdefault("tick_auth", AUTH)
     return asyncio.run(
         process_batch(app, events, limits=Limits(), clock=lambda: NOW, monitors=True, **kw)  # type: ignore[arg-type]
@@ -158,10 +143,10 @@ def test_ticks_need_the_worker_signature() -> None:
     ahead = NOW + timedelta(days=3)
     far = Tick(event_time=ahead).model_dump_json().encode()
     events = [
-        _Event(_Msg("preds", 0, 10), forged),
-        _Event(_Msg("preds", 0, 11, headers=stolen), good),
-        _Event(_Msg("preds", 0, 12, headers=[(TICK_HEADER, b"00" * 32)]), good),
-        _Event(_Msg("preds", 0, 13, headers=[(TICK_HEADER, AUTH.sign("preds", 0, ahead))]), far),
+        FakeEvent(_Msg("preds", 0, 10), forged),
+        FakeEvent(_Msg("preds", 0, 11, headers=stolen), good),
+        FakeEvent(_Msg("preds", 0, 12, headers=[(TICK_HEADER, b"00" * 32)]), good),
+        FakeEvent(_Msg("preds", 0, 13, headers=[(TICK_HEADER, AUTH.sign("preds", 0, ahead))]), far),
     ]
     _run_events(app, events)
     reasons = [(d.source_offset, d.reason) for d in app.letters()]
@@ -173,7 +158,8 @@ def test_ticks_need_the_worker_signature() -> None:
     # the worker's own tick does move event time on: an old event after it is late
     signed = [(TICK_HEADER, AUTH.sign("preds", 0, soon))]
     _run_events(
-        app, [_Event(_Msg("preds", 0, 15, headers=signed), good), _Event(_Msg("preds", 0, 16), _pred(21))]
+        app,
+        [FakeEvent(_Msg("preds", 0, 15, headers=signed), good), FakeEvent(_Msg("preds", 0, 16), _pred(21))],
     )
     assert [d.source_offset for d in app.letters() if d.reason == "late"] == [16]
 
@@ -214,9 +200,9 @@ def _signed_app(key: bytes) -> GlasswatchApp:
     return GlasswatchApp(
         app=_Faust(),
         inputs=None,
-        dead_letters=_Channel(),
-        windows=_Channel(),
-        alerts=_Channel(),
+        dead_letters=FakeChannel(),
+        windows=FakeChannel(),
+        alerts=FakeChannel(),
         state={},
         settings=Settings(),
         codec=StateCodec(key),
@@ -236,9 +222,9 @@ def test_a_state_signed_with_another_key_crashes_the_app_and_nothing_is_written_
         PartitionState(topic="preds", partition=1, last_offset=9), other.codec
     )
     before = dict(own.state)
-    batch = [_Event(_Msg("preds", 0, 10 + i), _pred(i)) for i in range(5)]
-    batch += [_Event(_Msg("preds", 1, 10 + i), _pred(i)) for i in range(5)]
-    batch += [_Event(_Msg("preds", 0, 15), b"not json")]  # would be dead-lettered
+    batch = [FakeEvent(_Msg("preds", 0, 10 + i), _pred(i)) for i in range(5)]
+    batch += [FakeEvent(_Msg("preds", 1, 10 + i), _pred(i)) for i in range(5)]
+    batch += [FakeEvent(_Msg("preds", 0, 15), b"not json")]  # would be dead-lettered
     metrics = IngestMetrics()
     with caplog.at_level(logging.DEBUG, logger="glasswatch"):
         assert _run_events(own, batch, metrics=metrics) == 0  # type: ignore[arg-type]
@@ -262,7 +248,7 @@ def test_other_refusals_still_restart_the_partition_from_empty_state() -> None:
     value = bytearray(encode_state(PartitionState(topic="preds", partition=0, last_offset=9), app.codec))
     value[-1] ^= 0x01  # tampered
     app.state["preds:0"] = bytes(value)
-    assert _run_events(app, [_Event(_Msg("preds", 0, i), _pred(i)) for i in range(3)]) == 3  # type: ignore[arg-type]
+    assert _run_events(app, [FakeEvent(_Msg("preds", 0, i), _pred(i)) for i in range(3)]) == 3  # type: ignore[arg-type]
     st = app.read_state("preds:0")
     assert st is not None and (st.accepted, st.last_offset) == (3, 2)
     faust_app = app.app
@@ -286,7 +272,7 @@ class _AgentHost(_Faust):
 class _Stream:
     """``take_events`` as Faust's: a batch is acknowledged when the generator is resumed or closed."""
 
-    def __init__(self, batches: list[list[_Event]]) -> None:
+    def __init__(self, batches: list[list[FakeEvent]]) -> None:
         self.batches, self.acked, self.taken = batches, list[int](), 0
 
     async def take_events(self, max_: int, within: float) -> Any:
@@ -308,7 +294,7 @@ def test_the_agent_leaves_the_batch_it_stopped_on_unacknowledged(monkeypatch: py
     host = _AgentHost()
     app.app = host  # type: ignore[assignment]
     app.state["preds:0"] = encode_state(PartitionState(topic="preds"), StateCodec(b"another key" * 4))
-    stream = _Stream([[_Event(_Msg("preds", 0, i), _pred(i))] for i in range(3)])
+    stream = _Stream([[FakeEvent(_Msg("preds", 0, i), _pred(i))] for i in range(3)])
     attach_ingest(app, tick_auth=AUTH)
     (agent,) = host.agents
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
+from fake_kafka import FakeChannel, FakeEvent
 
 import glasswatch.agents.ingest as ingest_agent
 from glasswatch.agents.ingest import process_batch
@@ -39,22 +40,6 @@ class _Msg:
         self.headers = headers or []
 
 
-class _Event:
-    def __init__(self, msg: _Msg, value: bytes) -> None:
-        self.message, self.value = msg, value
-
-
-class _Channel:
-    def __init__(self) -> None:
-        self.sent: list[tuple[bytes, bytes]] = []
-
-    async def send(self, *, key: bytes, value: bytes) -> asyncio.Future[None]:
-        self.sent.append((key, value))
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
-        return done
-
-
 class _Faust:
     crashed = False
 
@@ -63,9 +48,9 @@ def _app() -> GlasswatchApp:
     return GlasswatchApp(
         app=_Faust(),
         inputs=None,
-        dead_letters=_Channel(),
-        windows=_Channel(),
-        alerts=_Channel(),
+        dead_letters=FakeChannel(),
+        windows=FakeChannel(),
+        alerts=FakeChannel(),
         state={},
         settings=Settings(),
         codec=StateCodec(KEY),
@@ -85,9 +70,9 @@ def _pred(i: int, model: str) -> bytes:
     )
 
 
-def _tick(offset: int, at: datetime) -> _Event:
+def _tick(offset: int, at: datetime) -> FakeEvent:
     headers = [(TICK_HEADER, AUTH.sign("preds", 0, at))]
-    return _Event(_Msg(0, offset, headers), Tick(event_time=at).model_dump_json().encode())
+    return FakeEvent(_Msg(0, offset, headers), Tick(event_time=at).model_dump_json().encode())
 
 
 def _spec(model: str) -> MonitorSpec:
@@ -96,25 +81,25 @@ def _spec(model: str) -> MonitorSpec:
     )
 
 
-def _run(gw: GlasswatchApp, events: list[_Event]) -> int:
+def _run(gw: GlasswatchApp, events: list[FakeEvent]) -> int:
     return asyncio.run(
         process_batch(gw, events, limits=Limits(), clock=lambda: NOW, spec_for=_spec, tick_auth=AUTH)
     )
 
 
-def _batches() -> list[list[_Event]]:
+def _batches() -> list[list[FakeEvent]]:
     """Batches touching model a, b, both, neither (a bad message), and a tick (every monitor)."""
     off, out = 0, []
     plan = ["a", "b", "ab", "a", "a", "bad", "tick", "b", "ab"]
     for i, kind in enumerate(plan):
-        batch: list[_Event] = []
+        batch: list[FakeEvent] = []
         for j in range(30):
             if kind == "bad":
-                batch.append(_Event(_Msg(0, off), b"not json"))
+                batch.append(FakeEvent(_Msg(0, off), b"not json"))
             elif kind == "tick":
                 batch.append(_tick(off, NOW - timedelta(seconds=3000 - 200 * i - j)))
             else:
-                batch.append(_Event(_Msg(0, off), _pred(30 * i + j, kind[j % len(kind)])))
+                batch.append(FakeEvent(_Msg(0, off), _pred(30 * i + j, kind[j % len(kind)])))
             off += 1
         out.append(batch)
     return out
