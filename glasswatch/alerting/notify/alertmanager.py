@@ -32,17 +32,14 @@ Examples
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from glasswatch.alerting.notify.base import Notification
-from glasswatch.alerting.notify.http_errors import from_status, network_error
 from glasswatch.alerting.notify.receivers import url_problem
+from glasswatch.alerting.notify.webhook import post_json
 from glasswatch.schemas.alert import Alert, AlertStatus
 
 __all__ = ["API_PATH", "AlertmanagerNotifier", "postable_alert"]
@@ -102,20 +99,5 @@ class AlertmanagerNotifier:
         now = self.clock()
         hold = 2 * notification.repeat_interval
         body = [postable_alert(a, now=now, hold=hold) for a in notification.alerts]
-        req = urllib.request.Request(  # noqa: S310  (URL checked in __init__)
-            self.url + API_PATH,
-            data=json.dumps(body).encode(),
-            method="POST",
-            headers={"Content-Type": "application/json", "User-Agent": "glasswatch"},
-        )
-        service = f"alertmanager {self.name}"
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
-                resp.read()
-        except urllib.error.HTTPError as exc:
-            text = exc.read().decode("utf-8", "replace") if exc.fp is not None else ""
-            raise from_status(
-                service, exc.code, body=text, retry_after=exc.headers.get("Retry-After"), redact=str
-            ) from None
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            raise network_error(service, exc, redact=str) from None
+        post_json(self.url + API_PATH, body, service=f"alertmanager {self.name}", timeout=self.timeout,
+                  redact=str)  # fmt: skip

@@ -15,6 +15,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import SecretStr
@@ -24,7 +25,30 @@ from glasswatch.alerting.notify.http_errors import from_status, network_error
 from glasswatch.alerting.notify.receivers import url_problem
 from glasswatch.alerting.notify.redaction import Redactor
 
-__all__ = ["WebhookNotifier", "webhook_body"]
+__all__ = ["WebhookNotifier", "post_json", "webhook_body"]
+
+
+def post_json(url: str, body: Any, *, service: str, timeout: float, redact: Callable[[object], str]) -> None:
+    """POST ``body`` as JSON to ``url`` (its scheme checked by the caller); an HTTP error or a
+    network failure becomes the :class:`~glasswatch.errors.NotifyError` of
+    :mod:`~glasswatch.alerting.notify.http_errors` (429/5xx retryable, ``Retry-After`` kept),
+    with ``redact`` applied to whatever it quotes."""
+    req = urllib.request.Request(  # noqa: S310  (scheme checked by the caller)
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "glasswatch"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
+            resp.read()
+    except urllib.error.HTTPError as exc:
+        text = exc.read().decode("utf-8", "replace") if exc.fp is not None else ""
+        raise from_status(
+            service, exc.code, body=text, retry_after=exc.headers.get("Retry-After"), redact=redact
+        ) from None
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        raise network_error(service, exc, redact=redact) from None
 
 
 def webhook_body(n: Notification) -> dict[str, Any]:
@@ -53,24 +77,5 @@ class WebhookNotifier:
         self._redact = Redactor([url, tail if len(tail) >= 6 else None, parts.query or None])
 
     def send(self, notification: Notification) -> None:
-        data = json.dumps(webhook_body(notification)).encode()
-        req = urllib.request.Request(  # noqa: S310  (scheme checked in __init__)
-            self._url.get_secret_value(),
-            data=data,
-            method="POST",
-            headers={"Content-Type": "application/json", "User-Agent": "glasswatch"},
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=self._timeout) as resp:  # noqa: S310
-                resp.read()
-        except urllib.error.HTTPError as exc:
-            body = exc.read().decode("utf-8", "replace") if exc.fp is not None else ""
-            raise from_status(
-                f"webhook {self.name}",
-                exc.code,
-                body=body,
-                retry_after=exc.headers.get("Retry-After"),
-                redact=self._redact,
-            ) from None
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            raise network_error(f"webhook {self.name}", exc, redact=self._redact) from None
+        post_json(self._url.get_secret_value(), webhook_body(notification), service=f"webhook {self.name}",
+                  timeout=self._timeout, redact=self._redact)  # fmt: skip
