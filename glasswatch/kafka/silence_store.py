@@ -11,11 +11,11 @@ import logging
 from datetime import datetime
 
 import pydantic
-from aiokafka import AIOKafkaConsumer
 
 from glasswatch.alerting.silence import Silence, Silences
 from glasswatch.errors import ConfigError
-from glasswatch.kafka.compacted import CompactedTopic, ensure_compacted_topic, topic_partitions
+from glasswatch.kafka.compacted import CompactedTopic
+from glasswatch.kafka.follow import TopicFollower
 
 __all__ = ["SilenceFeed", "SilenceStore"]
 
@@ -56,37 +56,22 @@ class SilenceFeed:
     """Follows the silences topic from its beginning (group-less: every router sees every silence)."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self.bootstrap = bootstrap
-        self.topic = topic
-        self._consumer: AIOKafkaConsumer | None = None
+        self.follower = TopicFollower(bootstrap, topic)
 
     async def start(self) -> None:
         """Create the topic if needed and position at its beginning (Kafka errors propagate)."""
-        await ensure_compacted_topic(self.bootstrap, self.topic)
-        consumer = self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
-        )
-        await consumer.start()
-        parts = await topic_partitions(consumer, self.topic)
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
+        await self.follower.start()
 
     async def poll(self, into: Silences) -> Silences:
         """Add what was written since the last poll ``into`` the silences (without waiting)."""
-        if self._consumer is None:
-            return into
-        batch = await self._consumer.getmany(timeout_ms=0)
-        for records in batch.values():
-            for rec in records:
-                if rec.value is None:
-                    continue
-                try:
-                    into.update(Silence.model_validate_json(rec.value))
-                except pydantic.ValidationError:
-                    _log.warning("skipping an unreadable silence at offset %d", rec.offset)
+        for rec in await self.follower.poll():
+            if rec.value is None:
+                continue
+            try:
+                into.update(Silence.model_validate_json(rec.value))
+            except pydantic.ValidationError:
+                _log.warning("skipping an unreadable silence at offset %d", rec.offset)
         return into
 
     async def close(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        await self.follower.close()
