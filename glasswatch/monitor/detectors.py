@@ -6,8 +6,13 @@ like the thresholds'. During ``warmup`` the wrapper learns the signal's mean and
 deviation; from then on it feeds River *standardised* values ``z = (x - mean) / std`` (the
 warm-up values included, once), so parameters such as Page-Hinkley's ``threshold`` are in
 standard deviations and one default fits every signal. A detection opens the alert; it resolves
-after ``resolve_after`` consecutive windows without a new detection (a detector reports *that* a
-change happened, not that the signal is still changed — the thresholds cover that).
+after ``resolve_after`` consecutive windows without a new detection **and** with the signal back
+within ``back_within`` standard deviations of the baseline it was raised against (``|z| <=
+back_within``): a detector reports *that* a change happened, and River resets itself after a
+detection, so without the second condition a change that persists would resolve itself while the
+signal stays changed. The scale never re-learns after warm-up; :meth:`DriftDetector.accept` moves
+it to the current level when a person accepts a new normal, :meth:`DriftDetector.seed` sets it
+from the model's reference data (no warm-up).
 
 State is plain Python and River objects: ``pickle`` round-trips it (restart-safe).
 
@@ -19,16 +24,22 @@ Examples
 >>> xs = [rng.gauss(0, 1) for _ in range(60)] + [rng.gauss(4, 1) for _ in range(20)]
 >>> [i for i, x in enumerate(xs) if det.update(x).decision.state == "firing"]
 [65]
+>>> [det.update(4.0).decision.active for _ in range(12)][-1]  # still changed: still firing
+True
+>>> back = [det.update(rng.gauss(0, 1)).decision.state for _ in range(30)]  # back to normal
+>>> back.index("resolved") >= det.resolve_after - 1, det.decision.active
+(True, False)
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from river import drift, stats
 
-from glasswatch.monitor.thresholds import Decision, Latch
+from glasswatch.monitor.thresholds import BaselineKind, Decision, Latch
 
 __all__ = ["DEFAULT_PARAMS", "DetectorKind", "DriftDetector", "build_river_detector"]
 
@@ -59,6 +70,12 @@ def build_river_detector(kind: str, params: dict[str, Any], seed: int) -> Any:
 class DriftDetector:
     """One River drift detector behind the glasswatch ``update(x) -> Self`` / ``decision`` API."""
 
+    # class-level defaults: a state pickled before these existed restores with them
+    min_rel: float = 0.0
+    back_within: float = 3.0
+    baseline: BaselineKind = "learned"
+    _last: tuple[float, int | None] | None = None
+
     def __init__(
         self,
         kind: DetectorKind,
@@ -67,6 +84,8 @@ class DriftDetector:
         resolve_after: int = 10,
         min_std: float = 0.0,
         seed: int = 0,
+        min_rel: float = 0.0,
+        back_within: float = 3.0,
     ) -> None:
         self.kind = kind
         self.params = params
@@ -74,6 +93,8 @@ class DriftDetector:
         self.resolve_after = resolve_after
         self.min_std = min_std
         self.seed = seed
+        self.min_rel = min_rel
+        self.back_within = back_within
         self.detector = build_river_detector(kind, dict(params or {}), seed)
         self._latch = Latch(1, resolve_after)
         self._var = stats.Var()
@@ -94,6 +115,39 @@ class DriftDetector:
     @property
     def drift_detected(self) -> bool:
         return self._decision.breaching
+
+    def _floored(self, mean: float, std: float) -> tuple[float, float]:
+        return mean, max(std, self.min_std, max(self.min_rel, 1e-9) * abs(mean), 1e-12)
+
+    def seed_scale(
+        self, mean: float, std: float, n_ref: float | None = None, history: Sequence[float] = ()
+    ) -> DriftDetector:
+        """Start from a known baseline instead of a warm-up: the signal's window mean and standard
+        deviation at ``n_ref`` events per window, and ``history``, window values drawn from the
+        baseline (bootstrap windows of the reference), which River learns first so that it can
+        detect from the first live window (its ``min_instances``/``grace_period`` are spent)."""
+        self._scale = self._floored(float(mean), float(std))
+        self._nref = float(n_ref or 0.0)
+        self._pending = []
+        self.detector = build_river_detector(self.kind, dict(self.params or {}), self.seed)
+        for v in history:
+            self.detector.update(self._z(v, None))
+        self._latch = Latch(1, self.resolve_after)
+        self.baseline = "reference"
+        return self
+
+    def accept(self) -> str:
+        """Accept the last value as the new normal: the scale's mean moves to it, River starts
+        afresh and an open alert resolves (``resolved``; ``none`` if none was open)."""
+        if self._scale is not None and self._last is not None:
+            x = self._last[0]
+            _, std = self._scale
+            self._scale = (x, std)
+            self.detector = build_river_detector(self.kind, dict(self.params or {}), self.seed)
+        self.baseline = "accepted"
+        state = self._latch.reset()
+        self._decision = self._decision._replace(state=state, active=False, breaching=False)
+        return state
 
     def _z(self, x: float, n: int | None) -> float:
         assert self._scale is not None
@@ -122,14 +176,15 @@ class DriftDetector:
             if len(self._pending) < self.warmup:
                 self._decision = Decision("none", x, (None, None), False, False)
                 return self
-            mean = self._var.mean.get()
-            std = max(math.sqrt(max(self._var.get(), 0.0)), self.min_std, 1e-9 * abs(mean), 1e-12)
-            self._scale = (mean, std)
+            self._scale = self._floored(self._var.mean.get(), math.sqrt(max(self._var.get(), 0.0)))
             detected = any([self._feed(v, c) for v, c in self._pending])
             self._pending = []
         else:
             detected = self._feed(x, n)
+        self._last = (x, n)
         self.n_detections += detected
-        state = self._latch.step(detected)
-        self._decision = Decision(state, x, (None, None), detected, self._latch.active, self._z(x, n))
+        z = self._z(x, n)
+        # while open, a window still outside the baseline counts as a breach: no resolve
+        state = self._latch.step(detected or (self._latch.active and abs(z) > self.back_within))
+        self._decision = Decision(state, x, (None, None), detected, self._latch.active, z)
         return self

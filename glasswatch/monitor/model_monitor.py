@@ -20,7 +20,19 @@ Empty windows (the model went silent) also raise ``upstream_outage``, next to ``
 
 One fingerprint (model, kind, signal) is one condition: it fires once when its first source fires
 and resolves when its last source resolves, so the same condition never has two open alerts.
-Rate-like signals (missing rate, category mix, anomaly rate) only alert upwards.
+Rate-like signals (missing rate, category mix) only alert upwards. A condition stays open while
+its signal stays outside the baseline it was raised against (bands and detectors freeze their
+baseline while firing).
+
+**Baselines.** Without a reference every band and detector learns its baseline from its first
+``warmup`` windows. Given a :data:`~glasswatch.monitor.baselines.BaselineLookup`,
+:meth:`ModelMonitor.update_many` asks it once per model version it meets (the last
+:data:`MAX_VERSIONS` versions are remembered) and :meth:`ModelMonitor.rebaseline` arms the
+feature and prediction signals, the category mixes and the anomaly scorer from that version's
+reference (no warm-up; conditions open under the old baseline resolve). A version without a
+reference keeps the baseline in force. :meth:`ModelMonitor.accept` takes the current level of the
+matching signals as the new normal (``glasswatch baseline accept``); each accept applies once
+(by id). Every alert's evidence says which baseline it was judged against.
 
 The monitor holds no clock, lock or handle: ``pickle.dumps(monitor)`` is its full state, and a
 restored monitor continues exactly like the original (:meth:`state_digest` compares two).
@@ -50,25 +62,34 @@ Examples
 
 from __future__ import annotations
 
+import fnmatch
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, Self
 
 from glasswatch.monitor.anomaly import AnomalyScorer
+from glasswatch.monitor.baselines import Baseline, BaselineLookup, SignalBaseline
 from glasswatch.monitor.category_mix import CategoryMix
 from glasswatch.monitor.closed_window import ClosedWindow
 from glasswatch.monitor.digest import state_digest
-from glasswatch.monitor.signal_alert import Outage, alert_kind, make_alert
-from glasswatch.monitor.signal_state import SignalState, signal_values
-from glasswatch.monitor.specs import MonitorSpec, SignalSpec
+from glasswatch.monitor.signal_alert import Outage, alert_kind, make_alert, resolve_alert
+from glasswatch.monitor.signal_state import SignalState, rule_of, signal_values
+from glasswatch.monitor.specs import MonitorSpec
 from glasswatch.monitor.summary import WindowSummary
 from glasswatch.monitor.thresholds import Decision
 from glasswatch.monitor.windows import Located, WindowAggregator
 from glasswatch.schemas.alert import Alert, fingerprint_of
-from glasswatch.schemas.events import LabelEvent
+from glasswatch.schemas.coords import OffsetRange
+from glasswatch.schemas.events import LabelEvent, PredictionEvent
 
-__all__ = ["Located", "ModelMonitor", "MonitorOutput"]
+__all__ = ["MAX_ACCEPTS", "MAX_VERSIONS", "Located", "ModelMonitor", "MonitorOutput"]
+
+MAX_VERSIONS = 16
+"""Model versions a monitor remembers having looked up (a producer may invent versions)."""
+MAX_ACCEPTS = 64
+"""Accept ids a monitor remembers having applied (so a re-read accept applies once)."""
 
 
 class MonitorOutput(NamedTuple):
@@ -114,6 +135,10 @@ class ModelMonitor:
         self._signals: dict[str, SignalState | None] = {}
         self._mixes: dict[str, CategoryMix] = {}
         self._open: dict[str, _Open] = {}
+        self.reference: tuple[str, str] | None = None
+        """(version, digest) of the reference baseline in force, ``None`` while learned."""
+        self._versions: dict[str, str | None] = {}
+        self.accepted: list[str] = []
 
     def __getstate__(self) -> dict[str, Any]:
         """The monitor's state without the last update's result (a transient, not state)."""
@@ -124,6 +149,9 @@ class ModelMonitor:
         self.__dict__.update(state)
         if "outage" not in state:
             self.outage = Outage.of(self.spec, self.config_hash)
+        self.__dict__.setdefault("reference", None)
+        self.__dict__.setdefault("_versions", {})
+        self.__dict__.setdefault("accepted", [])
 
     @property
     def output(self) -> MonitorOutput:
@@ -144,20 +172,29 @@ class ModelMonitor:
         """SHA-256 of the monitor's full state in a canonical form (equal state, equal digest)."""
         return state_digest(self)
 
-    def update_many(self, records: Sequence[Located]) -> MonitorOutput:
+    def update_many(
+        self, records: Sequence[Located], baselines: BaselineLookup | None = None
+    ) -> MonitorOutput:
         """Add a batch of events (in arrival order) and evaluate every window that closed.
 
-        Label events are skipped; an event of another model raises ``ValueError``.
+        Label events are skipped; an event of another model raises ``ValueError``. With
+        ``baselines``, the first prediction of a model version not met before re-baselines the
+        monitor from that version's reference (see the module docstring).
         """
         late: list[Located] = []
-        windows, scorer = self.windows, self.scorer
+        alerts: list[Alert] = []
+        windows = self.windows
         model = self.spec.model
+        versions = self._versions
         for rec in records:
             ev = rec.event
             if isinstance(ev, LabelEvent):
                 continue
             if ev.model != model:
                 raise ValueError(f"event of model {ev.model!r} fed to the monitor of {model!r}")
+            if baselines is not None and isinstance(ev, PredictionEvent) and ev.model_version not in versions:
+                alerts.extend(self._meet_version(ev.model_version, baselines, rec))
+            scorer = self.scorer
             t = windows.accept(rec)
             if t is None:
                 late.append(rec)
@@ -166,12 +203,111 @@ class ModelMonitor:
             else:
                 windows.add(rec, t)
         closed = windows.flush()
-        return MonitorOutput(self._evaluate(closed), late, closed)
+        return MonitorOutput(alerts + self._evaluate(closed), late, closed)
 
     def advance(self, event_time: datetime) -> MonitorOutput:
         """Close windows up to ``event_time`` when input is idle (the caller owns the clock)."""
         closed = self.windows.advance(event_time)
         return MonitorOutput(self._evaluate(closed), [], closed)
+
+    # -- baselines ---------------------------------------------------------------------------
+
+    def _meet_version(self, version: str, lookup: BaselineLookup, rec: Located) -> list[Alert]:
+        found = lookup(self.spec.model, version)
+        self._versions[version] = found.digest if found is not None else None
+        while len(self._versions) > MAX_VERSIONS:
+            del self._versions[next(iter(self._versions))]
+        if found is None or self.reference == (found.version, found.digest):
+            return []
+        offsets = (OffsetRange(topic=rec.coord.topic, partition=rec.coord.partition,
+                               first=rec.coord.offset, last=rec.coord.offset),)  # fmt: skip
+        return self.rebaseline(found, at=rec.event.event_time, offsets=offsets)
+
+    def rebaseline(
+        self, baseline: Baseline, *, at: datetime | None = None, offsets: tuple[OffsetRange, ...] = ()
+    ) -> list[Alert]:
+        """Arm every signal ``baseline`` covers, the category mixes and the anomaly scorer from the
+        reference; returns the resolves of the conditions this closed (at event time ``at``)."""
+        reason = f"re-baselined from the reference of version {baseline.version}"
+        alerts: list[Alert] = []
+        for name, sb in sorted(baseline.signals.items()):
+            if (state := self._state(name)) is not None:
+                alerts += self._close(name, state.seed(sb), reason, at, baseline.version, offsets)
+        for name, freqs in sorted(baseline.mixes.items()):
+            sig = self.spec.signal(name)
+            mix = CategoryMix(sig.dynamic.alpha if sig.dynamic else 0.05).update(dict(freqs))
+            self._mixes[name] = mix
+            mix.n = max(mix.n, math.ceil(1 / mix.alpha))  # the reference counts as a learned history
+        if self.scorer is not None and baseline.rows and hasattr(self.scorer, "fit"):
+            alerts += self._rebaseline_anomaly(baseline, reason, at, offsets)
+        self.reference = (baseline.version, baseline.digest)
+        return alerts
+
+    def _rebaseline_anomaly(
+        self, baseline: Baseline, reason: str, at: datetime | None, offsets: tuple[OffsetRange, ...]
+    ) -> list[Alert]:
+        a = self.spec.anomaly
+        self.scorer = AnomalyScorer(a.features, a.warmup_events, a.q, a.n_trees, a.height, a.window_size,
+                                    a.stride, self.spec.seed).fit(baseline.rows)  # fmt: skip
+        state = self._state("anomaly:rate")
+        if state is None:
+            return []
+        p = float(getattr(self.scorer, "expected_rate", 1 - a.q))
+        n = baseline.window_events
+        sb = SignalBaseline(p, math.sqrt(max(p * (1 - p), 1e-6) * a.stride / n), float(n))
+        return self._close("anomaly:rate", state.seed(sb), reason, at, baseline.version, offsets)
+
+    def accept(self, pattern: str | None, *, at: datetime, accept_id: str) -> list[Alert]:
+        """Take the current level of every signal matching ``pattern`` (``fnmatch``; ``None``: all)
+        as the new normal; returns the resolves of the conditions this closed. An ``accept_id``
+        already applied is ignored (re-reading the accepts topic is harmless)."""
+        if accept_id in self.accepted:
+            return []
+        self.accepted = [*self.accepted, accept_id][-MAX_ACCEPTS:]
+        alerts: list[Alert] = []
+        for name, state in sorted(self._signals.items()):
+            if state is not None and fnmatch.fnmatchcase(name, pattern or "*"):
+                reason = f"new normal accepted for {name} (accept {accept_id})"
+                alerts += self._close(name, state.accept(), reason, at, None, ())
+        return alerts
+
+    def _close(
+        self,
+        name: str,
+        sources: list[str],
+        reason: str,
+        at: datetime | None,
+        version: str | None,
+        offsets: tuple[OffsetRange, ...],
+    ) -> list[Alert]:
+        """Resolve the open condition of each source of ``name`` whose baseline was replaced."""
+        alerts = []
+        for source in sources:
+            kind = alert_kind(name, source)
+            fp = fingerprint_of(self.spec.model, kind.value, name)
+            opened = self._open.get(fp)
+            if opened is None or source not in opened.sources:
+                continue
+            del opened.sources[source]
+            if opened.sources:
+                continue
+            del self._open[fp]
+            alerts.append(resolve_alert(
+                model=self.spec.model, kind=kind, signal=name, source=source,
+                severity=self.spec.signal(name).severity, fired_at=opened.starts_at,
+                at=at or opened.starts_at, reason=reason, evidence={"baseline_change": reason},
+                model_version=version, offsets=offsets, config_hash=self.config_hash,
+            ))  # fmt: skip
+        return alerts
+
+    def _rule(self, state: SignalState, source: str) -> dict[str, Any]:
+        """What a decision of ``source`` stood on, for the alert's evidence."""
+        baseline = state.baseline_of(source)
+        rule: dict[str, Any] = {"baseline": baseline}
+        if baseline == "reference" and self.reference is not None:
+            rule["reference_version"], rule["reference_sha256"] = self.reference
+        rule["rule"] = rule_of(state, source)
+        return rule
 
     # -- evaluation ------------------------------------------------------------------------
 
@@ -224,7 +360,7 @@ class ModelMonitor:
             if decision.state == "firing":
                 if opened is None:
                     self._open[fp] = _Open(w.end, {source: None})
-                    alerts.append(self._alert(name, source, decision, state.spec, s, None))
+                    alerts.append(self._alert(name, source, decision, state, s, None))
                 else:
                     opened.sources[source] = None
             elif opened is not None and source in opened.sources:
@@ -232,19 +368,26 @@ class ModelMonitor:
                 if not opened.sources:
                     del self._open[fp]
                     fired = opened.starts_at
-                    alerts.append(self._alert(name, source, decision, state.spec, s, fired))
+                    alerts.append(self._alert(name, source, decision, state, s, fired))
         return alerts
 
     def _alert(
-        self, name: str, source: str, d: Decision, spec: SignalSpec, s: WindowSummary, fired: datetime | None
+        self,
+        name: str,
+        source: str,
+        d: Decision,
+        state: SignalState,
+        s: WindowSummary,
+        fired: datetime | None,
     ) -> Alert:
         return make_alert(
             model=self.spec.model,
             signal=name,
             source=source,
             decision=d,
-            severity=spec.severity,
+            severity=state.spec.severity,
             summary=s,
             config_hash=self.config_hash,
             fired_at=fired,
+            rule=self._rule(state, source),
         )

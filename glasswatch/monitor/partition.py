@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from glasswatch.monitor.baselines import BaselineLookup
 from glasswatch.monitor.model_monitor import ModelMonitor, MonitorOutput
 from glasswatch.monitor.reject_rate import RejectRate
 from glasswatch.monitor.signal_alert import with_state_offsets
@@ -197,9 +198,13 @@ class PartitionState:
         out, self.pending_alerts = self.pending_alerts, []
         return out
 
-    def run_monitors(self, spec_for: SpecLookup = default_spec) -> list[tuple[str, MonitorOutput]]:
+    def run_monitors(
+        self, spec_for: SpecLookup = default_spec, baselines: BaselineLookup | None = None
+    ) -> list[tuple[str, MonitorOutput]]:
         """Feed the pending events to each model's monitor (vectorised per model, in log order
-        around ticks) and clear them; a tick advances every monitor of the partition."""
+        around ticks) and clear them; a tick advances every monitor of the partition.
+        ``baselines`` gives each model version's reference baseline (see
+        :meth:`~glasswatch.monitor.model_monitor.ModelMonitor.update_many`)."""
         items, self.pending = self.pending, []
         self._undo.clear()
         out: list[tuple[str, MonitorOutput]] = []
@@ -216,7 +221,7 @@ class PartitionState:
                 mon = self.monitors.get(model)
                 if mon is None:
                     mon = self.monitors[model] = ModelMonitor(spec_for(model))
-                self._feed(out, model, mon, recs)
+                self._feed(out, model, mon, recs, baselines)
             if item is not None:
                 for model, mon in self.monitors.items():
                     self._feed(out, model, mon, item)
@@ -228,13 +233,17 @@ class PartitionState:
         model: str,
         mon: ModelMonitor,
         feed: list[Located] | datetime,
+        baselines: BaselineLookup | None = None,
     ) -> None:
         """Feed events (or a tick) to one monitor. Late events are recounted as rejected ``late``
         (not accepted); degraded windows and a failing step count in ``monitor_errors``; one
         model's failure never stops the others or the partition."""
         degraded = mon.windows.n_degraded
         try:
-            result = mon.advance(feed) if isinstance(feed, datetime) else mon.update_many(feed)
+            if isinstance(feed, datetime):
+                result = mon.advance(feed)
+            else:
+                result = mon.update_many(feed) if baselines is None else mon.update_many(feed, baselines)
         except Exception as exc:
             self.monitor_errors += 1
             _log.warning(

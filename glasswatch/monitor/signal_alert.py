@@ -38,6 +38,7 @@ A feature's alert names the feature in its evidence, whatever characters the nam
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Self
 
@@ -54,6 +55,7 @@ __all__ = [
     "make_alert",
     "rate_like",
     "replay_command",
+    "resolve_alert",
     "with_state_offsets",
 ]
 
@@ -142,8 +144,13 @@ def make_alert(
     summary: WindowSummary,
     config_hash: str,
     fired_at: datetime | None = None,
+    rule: Mapping[str, Any] | None = None,
 ) -> Alert:
-    """A firing alert, or (with ``fired_at``, when the condition opened) its resolve."""
+    """A firing alert, or (with ``fired_at``, when the condition opened) its resolve.
+
+    ``rule`` adds what the decision stood on to the evidence: ``baseline`` (``learned``,
+    ``reference``, ``accepted`` or ``configured``), the reference's version and digest, the rule's
+    parameters and its calibrated false-alarm rate."""
     resolved = fired_at is not None
     lo, hi = decision.band
     evidence: dict[str, Any] = {
@@ -154,6 +161,7 @@ def make_alert(
         "window_end": summary.end.isoformat(),
         "count": summary.count,
         "score": decision.score,
+        **(rule or {}),
     }
     if summary.stream.startswith(FEATURE_STREAM):  # the name as it is: it may hold ':' itself
         evidence["feature"] = summary.stream.removeprefix(FEATURE_STREAM)
@@ -180,6 +188,40 @@ def make_alert(
             model, summary.offsets, window=(evidence["window_start"], evidence["window_end"])
         ),
         ends_at=summary.end if resolved else None,
+    )
+
+
+def resolve_alert(
+    *,
+    model: str,
+    kind: AlertKind,
+    signal: str,
+    source: str,
+    severity: str,
+    fired_at: datetime,
+    at: datetime,
+    reason: str,
+    evidence: Mapping[str, Any],
+    model_version: str | None,
+    offsets: tuple[OffsetRange, ...] = (),
+    config_hash: str | None = None,
+) -> Alert:
+    """The resolve of an open condition that no window closed: its baseline was replaced (a new
+    model version's reference, or a person accepted the new normal). ``reason`` becomes the
+    summary; ``at`` is the event time it happened."""
+    return Alert.build(
+        kind=kind,
+        severity=Severity(severity),
+        model=model,
+        signal=signal,
+        summary=f"resolved: {reason}",
+        starts_at=fired_at,
+        status=AlertStatus.RESOLVED,
+        labels={"source": source},
+        evidence={"signal": signal, "source": source, **evidence},
+        lineage=Lineage(model_version=model_version, offsets=offsets, config_hash=config_hash),
+        replay_command=replay_command(model, offsets) if offsets else None,
+        ends_at=at,
     )
 
 

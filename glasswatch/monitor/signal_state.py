@@ -6,9 +6,13 @@ signals its :class:`~glasswatch.monitor.specs.MonitorSpec` watches (``feature:ag
 window's mix from the one learned so far (:class:`~glasswatch.monitor.category_mix.CategoryMix`).
 Each enabled signal has a :class:`SignalState`: the static band, learned band and drift detectors
 its :class:`~glasswatch.monitor.specs.SignalSpec` asks for. Rate-like signals (missing rate,
-category mix, anomaly rate) only alert upwards, and their learned band has a floor
-(:data:`RATE_FLOOR`). Which alert a decision raises, and when a condition resolves, is
-:class:`~glasswatch.monitor.model_monitor.ModelMonitor`'s.
+category mix) only alert upwards; the anomaly rate alerts both ways (a covariate shift can raise
+or lower it). Every band and detector has a floor: rate-like signals an absolute one
+(:data:`RATE_FLOOR`), every signal a relative one (:data:`REL_FLOOR`, larger for the event rate,
+whose perfectly regular arrivals would otherwise learn a zero-width band). :meth:`SignalState.seed`
+starts a signal from its reference baseline (:mod:`glasswatch.monitor.baselines`) and
+:meth:`SignalState.accept` takes the current level as the new normal. Which alert a decision
+raises, and when a condition resolves, is :class:`~glasswatch.monitor.model_monitor.ModelMonitor`'s.
 
 Examples
 --------
@@ -25,18 +29,25 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Self
+from typing import Any, Self
 
+from glasswatch.monitor.baselines import SignalBaseline
 from glasswatch.monitor.category_mix import CategoryMix
-from glasswatch.monitor.detectors import DriftDetector
+from glasswatch.monitor.detectors import DEFAULT_PARAMS, DriftDetector
 from glasswatch.monitor.signal_alert import rate_like
 from glasswatch.monitor.specs import MonitorSpec, SignalSpec
 from glasswatch.monitor.summary import WindowSummary
 from glasswatch.monitor.thresholds import Decision, DynamicThreshold, StaticThreshold
 
-__all__ = ["RATE_FLOOR", "SignalState", "signal_values"]
+__all__ = ["RATE_FLOOR", "REL_FLOOR", "SignalState", "rule_of", "signal_values"]
 
 RATE_FLOOR = 0.005  # min std of rate-like signals (fractions), so a constant 0 still has a band
+REL_FLOOR = {"events:": 0.02, "": 1e-4}
+"""Minimum std of a band or detector relative to its level, by signal prefix (first match)."""
+
+
+def _rel_floor(name: str) -> float:
+    return next(v for prefix, v in REL_FLOOR.items() if name.startswith(prefix))
 
 
 @dataclass
@@ -56,17 +67,52 @@ class SignalState:
         dyn = None
         if (d := spec.dynamic) is not None:
             floor = d.min_std if d.min_std is not None else (RATE_FLOOR if rate else 0.0)
-            side = d.side or ("upper" if rate else "both")
-            dyn = DynamicThreshold(d.warmup, d.k, d.alpha, d.hysteresis, d.resolve_after, floor, side)
+            rel = d.min_rel if d.min_rel is not None else _rel_floor(name)
+            side = d.side or ("upper" if rate and name != "anomaly:rate" else "both")
+            dyn = DynamicThreshold(d.warmup, d.k, d.alpha, d.hysteresis, d.resolve_after, floor, side, rel)
         st = spec.static
         static = StaticThreshold(st.lower, st.upper, st.hysteresis, st.resolve_after) if st else None
         detector_seed = int(hashlib.sha256(f"{seed}:{name}".encode()).hexdigest()[:8], 16)
-        floor = RATE_FLOOR if rate else 0.0
+        floor, rel = (RATE_FLOOR if rate else 0.0), _rel_floor(name)
         detectors = [
-            DriftDetector(ds.kind, dict(ds.params), ds.warmup, ds.resolve_after, floor, detector_seed)
+            DriftDetector(ds.kind, dict(ds.params), ds.warmup, ds.resolve_after, floor, detector_seed, rel)
             for ds in spec.detectors
         ]
         return cls(spec, static, dyn, detectors)
+
+    def seed(self, baseline: SignalBaseline) -> list[str]:
+        """Arm the learned band and the detectors from a reference baseline (no warm-up); returns
+        the sources whose open alert this closed."""
+        closed = []
+        if self.dynamic is not None:
+            if self.dynamic.decision.active:
+                closed.append("dynamic")
+            self.dynamic.seed(baseline.mean, baseline.std, baseline.n_ref)
+        for det in self.detectors:
+            if det.decision.active:
+                closed.append(f"detector:{det.kind}")
+            det.seed_scale(baseline.mean, baseline.std, baseline.n_ref, baseline.history)
+        return closed
+
+    def accept(self) -> list[str]:
+        """Take the last value as the new normal in the learned band and every detector; returns
+        the sources whose open alert this closed (the static band is a person's own choice and
+        stays)."""
+        closed = []
+        if self.dynamic is not None and self.dynamic.accept() == "resolved":
+            closed.append("dynamic")
+        closed += [f"detector:{d.kind}" for d in self.detectors if d.accept() == "resolved"]
+        return closed
+
+    def baseline_of(self, source: str) -> str:
+        """``learned``, ``reference`` or ``accepted``: what ``source``'s decision was judged against
+        (``static`` bands are ``configured``)."""
+        if source == "dynamic" and self.dynamic is not None:
+            return self.dynamic.baseline
+        for det in self.detectors:
+            if source == f"detector:{det.kind}":
+                return det.baseline
+        return "configured"
 
     def update(self, value: float | None, n: int | None = None) -> Self:
         """Feed one window's value to every band and detector (``n``: the window's event count,
@@ -85,6 +131,20 @@ class SignalState:
         found = [(source, t.decision) for source, t in (("static", self.static), ("dynamic", self.dynamic))
                  if t is not None]  # fmt: skip
         return found + [(f"detector:{d.kind}", d.decision) for d in self.detectors]
+
+
+def rule_of(state: SignalState, source: str) -> dict[str, Any]:
+    """The rule behind ``source``'s decisions in ``state``, for an alert's evidence: its family
+    (``static``, ``dynamic`` or the detector kind) and parameters."""
+    if source == "dynamic" and (d := state.dynamic) is not None:
+        return {"family": "dynamic", "k": d.k, "std": d.std, "side": d.side}
+    if source == "static" and (st := state.static) is not None:
+        return {"family": "static", "lower": st.lower, "upper": st.upper}
+    for det in state.detectors:
+        if source == f"detector:{det.kind}":
+            params = {**DEFAULT_PARAMS[det.kind], **(det.params or {})}
+            return {"family": det.kind, "params": params, "back_within_std": det.back_within}
+    return {"family": source}
 
 
 def signal_values(

@@ -81,6 +81,9 @@ class DynamicParams(_Spec):
     hysteresis: int = Field(default=2, ge=1)
     resolve_after: int = Field(default=3, ge=1)
     min_std: float | None = Field(default=None, ge=0)
+    """Floor of the band's std (absolute); default 0.005 for rate-like signals, else 0."""
+    min_rel: float | None = Field(default=None, ge=0)
+    """Floor of the band's std relative to its level; default 0.02 for ``events:*``, else 1e-4."""
     side: Literal["both", "upper", "lower"] | None = None
 
 

@@ -3,9 +3,17 @@
 * :class:`StaticThreshold` — a fixed band ``[lower, upper]``.
 * :class:`DynamicThreshold` — a band learned online: exact mean/variance over the first
   ``warmup`` windows (no firing then), afterwards an exponentially weighted mean and variance
-  (weight ``alpha``) and the band ``mean ± k·max(std, min_std)``. EWMA was chosen over a rolling
-  quantile band because it needs O(1) state, follows slow seasonal drift, and its ``k`` maps to a
-  false-alarm rate that :mod:`glasswatch.monitor.calibration` can tune by replay.
+  (weight ``alpha``) and the band ``mean ± k·max(std, min_std, min_rel·|mean|)``. EWMA was chosen
+  over a rolling quantile band because it needs O(1) state, follows slow seasonal drift, and its
+  ``k`` maps to a false-alarm rate that :mod:`glasswatch.monitor.calibration` can tune by replay.
+  :meth:`DynamicThreshold.seed` starts it from a known baseline instead of a warm-up (a band
+  bootstrapped from the model's reference data, :mod:`glasswatch.monitor.baselines`), and
+  :meth:`DynamicThreshold.accept` moves it to the current level when a person accepts a new
+  normal. :attr:`DynamicThreshold.baseline` says which of the three the band stands on.
+
+**Floors.** The band's half-width is at least ``k·min_std`` (absolute) and ``k·min_rel·|mean|``
+(relative), so a perfectly constant signal does not learn a zero-width band that fires on the
+first float wobble.
 
 Both run a small state machine (:class:`Latch`): the alert *fires* after ``hysteresis``
 consecutive breaching windows and *resolves* after ``resolve_after`` consecutive windows back
@@ -23,6 +31,11 @@ Examples
 0
 >>> [th.update(x).decision.state for x in (30.0, 30.0, 10.0, 10.0)]
 ['none', 'firing', 'none', 'resolved']
+>>> seeded = DynamicThreshold(k=4.0, hysteresis=1).seed(10.0, 1.0)  # no warm-up: from a reference
+>>> seeded.update(16.0).decision.state, seeded.baseline
+('firing', 'reference')
+>>> DynamicThreshold(warmup=3, min_rel=0.01).update(20.0).update(20.0).update(20.0).band  # floor
+(19.0, 21.0)
 >>> StaticThreshold(upper=5.0).update(7.0).decision
 Decision(state='firing', value=7.0, band=(None, 5.0), breaching=True, active=True, score=2.0)
 """
@@ -34,9 +47,20 @@ from typing import Literal, NamedTuple
 
 from river import stats
 
-__all__ = ["NO_DECISION", "Decision", "DynamicThreshold", "Latch", "StaticThreshold", "Transition"]
+__all__ = [
+    "NO_DECISION",
+    "BaselineKind",
+    "Decision",
+    "DynamicThreshold",
+    "Latch",
+    "StaticThreshold",
+    "Transition",
+]
 
 Transition = Literal["firing", "resolved", "none"]
+BaselineKind = Literal["learned", "reference", "accepted"]
+"""What a band or detector judges against: its own warm-up (``learned``), the model version's
+reference data (``reference``) or a level a person accepted as the new normal (``accepted``)."""
 
 
 class Decision(NamedTuple):
@@ -72,6 +96,11 @@ class Latch:
         self.resolve_after = resolve_after
         self.active = False
         self._streak = 0
+
+    def reset(self) -> Transition:
+        """Close the alert now (a new baseline): ``resolved`` if it was open, else ``none``."""
+        was, self.active, self._streak = self.active, False, 0
+        return "resolved" if was else "none"
 
     def step(self, breach: bool) -> Transition:
         if not self.active:
@@ -124,6 +153,11 @@ class StaticThreshold:
 class DynamicThreshold:
     """Band learned from the signal's own history (see the module docstring)."""
 
+    # class-level defaults: a state pickled before these existed restores with them
+    min_rel: float = 0.0
+    baseline: BaselineKind = "learned"
+    _last: float | None = None
+
     def __init__(
         self,
         warmup: int = 20,
@@ -133,6 +167,7 @@ class DynamicThreshold:
         resolve_after: int = 3,
         min_std: float = 0.0,
         side: Literal["both", "upper", "lower"] = "both",
+        min_rel: float = 0.0,
     ) -> None:
         self.warmup = warmup
         self.k = k
@@ -141,6 +176,9 @@ class DynamicThreshold:
         self.resolve_after = resolve_after
         self.min_std = min_std
         self.side = side
+        self.min_rel = min_rel
+        self.baseline: BaselineKind = "learned"
+        self._last: float | None = None
         self._latch = Latch(hysteresis, resolve_after)
         self._var = stats.Var()
         self._n = 0
@@ -161,10 +199,35 @@ class DynamicThreshold:
     def band(self) -> tuple[float | None, float | None]:
         return self._band(None)
 
+    @property
+    def std(self) -> float:
+        """The band's standard deviation, floors applied (before ``k`` and the count scaling)."""
+        rel = max(self.min_rel, 1e-9) * abs(self._mean)
+        return max(math.sqrt(max(self._ewvar, 0.0)), self.min_std, rel, 1e-12)
+
+    def seed(self, mean: float, std: float, n_ref: float | None = None) -> DynamicThreshold:
+        """Start from a known baseline (mean and standard deviation of the signal's window values,
+        at ``n_ref`` events per window) instead of a warm-up: the band is armed at once."""
+        self._n = max(self.warmup, 1)
+        self._mean, self._ewvar, self._nref = float(mean), float(std) ** 2, float(n_ref or 0.0)
+        self._latch = Latch(self.hysteresis, self.resolve_after)
+        self.baseline = "reference"
+        return self
+
+    def accept(self) -> Transition:
+        """Accept the last value as the new normal: the band moves to it (keeping its learned
+        width) and an open alert resolves (``resolved``; ``none`` if none was open)."""
+        if self._last is not None and self._n >= self.warmup:
+            self._mean = self._last
+        self.baseline = "accepted"
+        state = self._latch.reset()
+        self._decision = self._decision._replace(state=state, active=False, breaching=False)
+        return state
+
     def _band(self, n: int | None) -> tuple[float | None, float | None]:
         if self._n < self.warmup:
             return (None, None)
-        width = self.k * max(math.sqrt(max(self._ewvar, 0.0)), self.min_std, 1e-9 * abs(self._mean), 1e-12)
+        width = self.k * self.std
         if n and self._nref:
             width *= math.sqrt(self._nref / n)
         return (
@@ -196,6 +259,7 @@ class DynamicThreshold:
         if x is None:
             self._decision = NO_DECISION._replace(active=self._latch.active)
             return self
+        self._last = x
         if self._n < self.warmup:
             self._learn(x, n)
             self._decision = Decision("none", x, (None, None), False, False)

@@ -43,14 +43,43 @@ def test_units_are_standard_deviations() -> None:
     assert small
 
 
-def test_resolves_after_quiet_windows_and_reports_score() -> None:
+def test_a_change_that_persists_stays_firing_and_resolves_when_the_signal_returns() -> None:
     det = DriftDetector("page_hinkley", resolve_after=4)
     xs = stream(2, n_after=60)
     states = [det.update(x).decision.state for x in xs]
     first = states.index("firing")
-    assert "resolved" in states[first:]
+    assert "resolved" not in states[first:]  # River reset itself, the signal is still shifted
+    assert det.decision.active
     assert det.n_detections >= 1
-    assert det.decision.score is not None
+    assert det.decision.score is not None and det.decision.score > det.back_within
+    rng = random.Random(5)
+    back = [det.update(rng.gauss(50.0, 5.0)).decision.state for _ in range(40)]
+    assert "resolved" in back
+    assert not det.decision.active
+
+
+def test_accept_moves_the_baseline_to_the_new_level() -> None:
+    det = DriftDetector("page_hinkley", resolve_after=4)
+    for x in stream(3, n_after=30):
+        det.update(x)
+    assert det.decision.active
+    assert det.accept() == "resolved"
+    assert det.baseline == "accepted" and not det.decision.active
+    rng = random.Random(9)
+    later = [det.update(rng.gauss(70.0, 5.0)).decision.state for _ in range(100)]
+    assert "firing" not in later  # the accepted level is the new normal
+
+
+def test_seeded_scale_needs_no_warmup_and_floors_a_constant_baseline() -> None:
+    rng = random.Random(4)
+    history = [rng.gauss(50.0, 5.0) for _ in range(40)]
+    for kind, within in (("page_hinkley", 3), ("adwin", 12), ("kswin", 12)):
+        det = DriftDetector(kind, warmup=20).seed_scale(50.0, 5.0, history=history)  # type: ignore[arg-type]
+        states = [det.update(x).decision.state for x in [50.0] * 3 + [90.0] * 15]
+        assert "firing" in states[3 : 3 + within], f"{kind}: {states}"  # no 20-window warm-up first
+        assert det.baseline == "reference"
+    flat = DriftDetector("page_hinkley", min_rel=0.01).seed_scale(20.0, 0.0)
+    assert [flat.update(20.0 + w).decision.state for w in (0.01, -0.02, 0.0) * 30].count("firing") == 0
 
 
 def test_pickle_mid_stream_continues_identically() -> None:
