@@ -12,8 +12,11 @@ drift detectors from them (and their first ``HISTORY`` window values, so River's
 warm). The live band scales with ``sqrt(n_ref / n)`` for windows of ``n`` events, as the learned
 band does.
 
-What a reference cannot give stays learned: the event rate and gap (no arrival times in a
-reference), latency, and signals of columns the reference lacks. Alerts say which baseline they
+What a reference cannot give stays learned: latency, signals of columns the reference lacks, and
+the event rate and gap (a reference has no arrival times) unless an ``expected_rate`` is given
+(events/s; arrivals are then taken as Poisson: a window of ``T`` seconds counts ``rate·T ±
+sqrt(rate·T)`` events). The model's monitor keeps its event-rate band across versions, so this
+blind spot only concerns a model's first windows. Alerts say which baseline they
 were judged against (``evidence["baseline"]``: ``learned``, ``reference`` or ``accepted``).
 
 Live quantiles come from per-pane reservoir samples of at most
@@ -169,6 +172,19 @@ def _mix_distances(values: Sequence[object], idx: np.ndarray) -> tuple[dict[str,
     return freqs, dist
 
 
+def _rate_baselines(spec: MonitorSpec, rate: float, rng: np.random.Generator) -> dict[str, SignalBaseline]:
+    """Poisson arrivals at ``rate``: a window's rate and mean gap, as mean, std and history."""
+    seconds = spec.window.size_seconds
+    counts = np.maximum(rng.poisson(rate * seconds, size=HISTORY), 1)
+    rate_std = math.sqrt(rate * seconds) / seconds
+    gap = 1.0 / rate
+    return {
+        "events:rate": SignalBaseline(rate, rate_std, 0.0, tuple(float(c) / seconds for c in counts)),
+        "events:gap": SignalBaseline(gap, gap / math.sqrt(rate * seconds), 0.0,
+                                     tuple(seconds / float(c) for c in counts)),  # fmt: skip
+    }
+
+
 def bootstrap_baseline(
     columns: Mapping[str, Sequence[object]],
     spec: MonitorSpec,
@@ -179,13 +195,17 @@ def bootstrap_baseline(
     n_windows: int = 200,
     seed: int = 0,
     max_rows: int = 2000,
+    expected_rate: float | None = None,
 ) -> Baseline:
     """The baseline of every feature and prediction signal ``spec`` watches, from reference
     ``columns`` (name -> values; ``None``/NaN is missing; an optional :data:`PREDICTION` column).
 
     Bootstrap windows of ``window_events`` rows (``n_windows`` of them, seeded by ``seed`` and the
-    reference ``digest``) give each signal's window-value mean and std. Raises ``ValueError`` for
-    an empty reference or columns of unequal length."""
+    reference ``digest``) give each signal's window-value mean and std; ``expected_rate`` (events
+    per second) adds the ``events:rate`` and ``events:gap`` signals at the spec's window size.
+    Raises ``ValueError`` for an empty reference, columns of unequal length or a rate <= 0."""
+    if expected_rate is not None and not expected_rate > 0:
+        raise ValueError(f"expected_rate must be > 0, got {expected_rate}")
     lengths = {len(v) for v in columns.values()}
     if not columns or lengths == {0}:
         raise ValueError("the reference has no rows")
@@ -221,6 +241,8 @@ def bootstrap_baseline(
             base = _summary(vals)
             history = tuple(float(v) for v in vals[:HISTORY] if math.isfinite(v))
             signals[f"{stream}:{stat}"] = SignalBaseline(base.mean, base.std, float(window_events), history)
+    if expected_rate is not None:
+        signals.update(_rate_baselines(spec, expected_rate, rng))
     rows_idx = rng.choice(n_rows, size=min(max_rows, n_rows), replace=False)
     features = [n for n in sorted(columns) if n != PREDICTION and spec.watches(n)]
     rows = tuple({f: columns[f][int(i)] for f in features} for i in rows_idx)

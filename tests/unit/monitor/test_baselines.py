@@ -152,6 +152,19 @@ def test_a_persistent_rate_drop_after_warmup_stays_firing_to_the_end() -> None:
     assert any(fp for fp in mon.open_alerts if fp == rate[0].fingerprint)
 
 
+def test_an_expected_rate_catches_an_early_rate_drop(reference: dict[str, list[object]]) -> None:
+    recs = simulate(12_000, change="event_rate", change_at=2_500, magnitude=10.0, seed=6)
+    base = bootstrap_baseline(reference, spec(), version="1", digest="r", expected_rate=100.0)
+    assert base.signals["events:rate"].mean == 100.0
+    found = [a for a in feed(ModelMonitor(spec()), recs, baselines=lambda m, v: base)
+             if a.signal.startswith("events:") and a.status is AlertStatus.FIRING]  # fmt: skip
+    assert found and found[0].evidence["baseline"] == "reference"
+    # the drop starts at event 2,500 (~25 s); at a tenth of the rate a window holds ~100 events
+    assert found[0].starts_at - recs[2_500].event.event_time < timedelta(seconds=30)
+    with pytest.raises(ValueError, match="expected_rate"):
+        bootstrap_baseline(reference, spec(), version="1", digest="r", expected_rate=0.0)
+
+
 def test_constant_signals_raise_nothing() -> None:
     n, rate = 40_000, 100.0
     recs = [
