@@ -32,7 +32,7 @@ from typing import Any
 from glasswatch.alerting.notify.base import Notification
 from glasswatch.schemas.alert import Alert, AlertStatus, Severity
 
-__all__ = ["MAX_ALERTS", "mrkdwn_escape", "render", "top_features"]
+__all__ = ["MAX_ALERTS", "judged_against", "mrkdwn_escape", "render", "top_features"]
 
 MAX_ALERTS = 10
 """Alerts shown per message (Slack allows 50 blocks); the rest are counted."""
@@ -80,6 +80,42 @@ def top_features(alert: Alert, k: int = 3) -> list[str]:
     return out
 
 
+def judged_against(alert: Alert) -> str | None:
+    """One line on what an online-detection alert was judged against, from its evidence:
+    the baseline (learned, a reference's version, accepted), the rule and its calibrated
+    false-alarm rate; ``None`` for alerts without it.
+
+    >>> from datetime import datetime, timezone
+    >>> from glasswatch.schemas.alert import Alert, AlertKind, Severity
+    >>> a = Alert.build(kind=AlertKind.DRIFT_DETECTOR, severity=Severity.WARNING, model="m",
+    ...                 signal="feature:x:mean", summary="s",
+    ...                 starts_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    ...                 evidence={"baseline": "reference", "reference_version": "3",
+    ...                           "rule": {"family": "page_hinkley", "false_alarms_per_100k": 0.2}})
+    >>> print(judged_against(a))  # doctest: +NORMALIZE_WHITESPACE
+    Judged against: the reference of version 3 · rule page_hinkley (calibrated: 0.2 false alarms per
+    100k events)
+    """
+    ev = alert.evidence
+    baseline = ev.get("baseline")
+    if not isinstance(baseline, str):
+        return None
+    what = {
+        "learned": "a baseline learned from the first windows",
+        "accepted": "a level accepted as the new normal",
+        "configured": "configured bounds",
+    }.get(baseline, baseline)
+    if baseline == "reference":
+        what = f"the reference of version {ev.get('reference_version', '?')}"
+    rule = ev.get("rule")
+    if isinstance(rule, dict) and isinstance(rule.get("family"), str):
+        what += f" · rule {rule['family']}"
+        rate = rule.get("false_alarms_per_100k")
+        if isinstance(rate, int | float):
+            what += f" (calibrated: {rate:.2g} false alarms per 100k events)"
+    return f"Judged against: {what}"
+
+
 def _links(alert: Alert) -> str:
     parts = [f"<{alert.links.dashboard}|dashboard>", f"<{alert.links.playbook}|playbook>"]
     if alert.links.mlflow_run:
@@ -99,6 +135,8 @@ def _alert_blocks(alert: Alert) -> list[dict[str, Any]]:
         lines.append("Top features: " + ", ".join(esc(f) for f in feats))
     if alert.lineage.model_version:
         lines.append(f"Model version: {esc(alert.lineage.model_version)}")
+    if judged := judged_against(alert):
+        lines.append(esc(judged))
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": _clip("\n".join(lines), 2900)}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": _links(alert)}]},
