@@ -12,7 +12,11 @@ bit-identical however the events were batched.
 The sample is :mod:`glasswatch.monitor.reservoir`'s (Algorithm L, seeded per pane and stream by
 :func:`~glasswatch.monitor.reservoir.stream_key`): every value is equally likely to be kept, and
 the sample depends only on the values and their order. A :class:`Pane` holds one
-:class:`StreamAgg` per stream of one ``hop``-long slice of event time.
+:class:`StreamAgg` per stream of one ``hop``-long slice of event time. A prediction that is a
+class label (a string) counts as a category of the ``prediction`` stream; an event's class
+``probabilities`` add two numbers, its ``confidence`` (max probability) and ``entropy`` (nats),
+each a stream of its own (:func:`class_summary`: only numbers are kept, never class names but
+the label's, which the category bound covers).
 
 **Error bound.** Quantiles are exact (numpy's linear interpolation) while every pane of the window
 kept all its values (``n <= CAPACITY``). Otherwise each pane's sample is a uniform sample of its
@@ -42,6 +46,12 @@ Examples
 ...     pane.add_time(t)
 >>> pane.events, pane.t_lo, pane.t_hi, pane.gaps.part().mean  # in-order gaps 0.5 s and 1.0 s
 (4, 0, 1500, 0.75)
+>>> label, conf, ent = class_summary({"b": 0.5, "a": 0.5, "c": 0.0})  # a tie: the smallest name
+>>> label, conf, round(ent, 4)  # entropy in nats (log 2)
+('a', 0.5, 0.6931)
+>>> pane.add_prediction(None, None, "1", {"no": 0.2, "yes": 0.8})  # no label: the argmax class
+>>> pane.pred.categories, pane.conf.part().mean, round(pane.ent.part().mean, 3)
+({'yes': 1}, 0.8, 0.5)
 """
 
 from __future__ import annotations
@@ -63,6 +73,7 @@ __all__ = [
     "Pane",
     "Part",
     "StreamAgg",
+    "class_summary",
     "quantiles",
 ]
 
@@ -182,6 +193,28 @@ class StreamAgg:
         return self._folded()[0]
 
 
+def class_summary(probabilities: Mapping[str, float]) -> tuple[str, float, float | None]:
+    """(argmax class, max probability, Shannon entropy in nats of the normalised probabilities).
+
+    Ties go to the smallest class name; the entropy is ``None`` when every probability is 0. Sums
+    use :func:`math.fsum`, so the numbers do not depend on the classes' order. O(classes): the
+    event contract caps them at 256. Raises ``ValueError`` for no classes.
+    """
+    if not probabilities:
+        raise ValueError("no class probabilities")
+    label, top = "", -1.0
+    for c, p in probabilities.items():
+        if p > top or (p == top and c < label):
+            label, top = c, p
+    top = float(top)
+    total = math.fsum(probabilities.values())
+    if not total > 0.0:
+        return label, top, None
+    # H = -sum (p/T) log(p/T) = log T - sum p log p / T
+    plogp = math.fsum(p * math.log(p) for p in probabilities.values() if p > 0.0)
+    return label, top, max(0.0, math.log(total) - plogp / total)
+
+
 def quantiles(parts: Sequence[Part], qs: Sequence[float] = QUANTILES) -> list[float]:
     """Quantiles of the union of ``parts``: exact if every part kept all its values.
 
@@ -220,6 +253,8 @@ class Pane:
     feats: dict[str, StreamAgg] = field(default_factory=dict)
     pred: StreamAgg | None = None
     lat: StreamAgg | None = None
+    conf: StreamAgg | None = None  # max class probability per event (``confidence`` stream)
+    ent: StreamAgg | None = None  # entropy of the normalised probabilities (``entropy`` stream)
     extras: dict[str, StreamAgg] = field(default_factory=dict)
     offsets: dict[tuple[str, int], list[int]] = field(default_factory=dict)
     version: str | None = None
@@ -261,15 +296,35 @@ class Pane:
             elif v is not None:
                 agg.add(v, name in categorical)
 
-    def add_prediction(self, prediction: object, latency: float | None, version: str | None) -> None:
+    def add_prediction(
+        self,
+        prediction: object,
+        latency: float | None,
+        version: str | None,
+        probabilities: Mapping[str, float] | None = None,
+    ) -> None:
+        """Add one prediction: a number or a class label (a string, counted as a category);
+        without one, the argmax class of ``probabilities`` is the label. ``probabilities`` also
+        add the event's confidence and entropy (:func:`class_summary`)."""
         self.preds += 1
         if self.pred is None:
             self.pred = self._agg("prediction")
+        summary = class_summary(probabilities) if probabilities else None
+        if prediction is None and summary is not None:
+            prediction = summary[0]
         self.pred.add(prediction)
         if latency is not None:
             if self.lat is None:
                 self.lat = self._agg("latency")
             self.lat.add(latency)
+        if summary is not None:
+            if self.conf is None:
+                self.conf = self._agg("confidence")
+            self.conf.add(summary[1])
+            if summary[2] is not None:
+                if self.ent is None:
+                    self.ent = self._agg("entropy")
+                self.ent.add(summary[2])
         self.version = version
 
     def add_extra(self, extra: Mapping[str, float | None]) -> None:

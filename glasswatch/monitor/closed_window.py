@@ -6,7 +6,8 @@ It merges their Kafka offsets into one :class:`~glasswatch.schemas.coords.Offset
 partition, takes the model version of the latest pane that saw one, and builds one
 :class:`~glasswatch.monitor.summary.WindowSummary` for every stream the aggregator has seen so far
 (``streams``, an ordered set it extends with the streams these panes add): a feature that stopped
-coming still reports, every row missing it.
+coming still reports, every row missing it. The ``confidence`` and ``entropy`` streams appear once
+an event carried class probabilities; their ``count`` is the events that did (none missing).
 
 A summary that does not validate (an aggregate overflowed to ``inf``) is *degraded* rather than
 lost: it is rebuilt without its non-finite numbers (``None`` instead), or with none of its
@@ -90,6 +91,10 @@ def close_window(
         streams.setdefault("prediction", None)
         if any(p.lat is not None for p in panes):
             streams.setdefault("latency", None)
+        if any(p.conf is not None for p in panes):
+            streams.setdefault("confidence", None)
+        if any(p.ent is not None for p in panes):
+            streams.setdefault("entropy", None)
     for p in panes:
         for key in p.extras:
             streams.setdefault(key, None)
@@ -112,6 +117,10 @@ def close_window(
             stats = describe_aggs([p.pred for p in panes], n_preds)
         elif s == "latency":
             stats = describe_aggs([p.lat for p in panes], n_preds)
+        elif s == "confidence":
+            stats = describe_aggs([p.conf for p in panes])
+        elif s == "entropy":
+            stats = describe_aggs([p.ent for p in panes])
         else:
             stats = describe_aggs([p.extras.get(s) for p in panes])
         summaries[s] = _summary(s, common, stats, on_degraded)

@@ -1,8 +1,11 @@
 """``WindowSummary``: what one closed event-time window saw for one stream of one model.
 
 A *stream* is one source of values inside a model's events: ``feature:<name>``, ``prediction``,
-``latency`` or ``events`` (the inter-arrival gaps, whose ``count`` gives the event rate) and
-``anomaly`` (per-event anomaly flags, ``mean`` is the anomaly rate). Signals such as
+``latency``, ``events`` (the inter-arrival gaps, whose ``count`` gives the event rate),
+``anomaly`` (per-event anomaly flags, ``mean`` is the anomaly rate), and for classifiers that send
+class probabilities ``confidence`` (each event's max probability) and ``entropy`` (of each event's
+normalised probabilities, in nats). A string prediction is a class label: it fills the
+``prediction`` stream's ``categories``, not its numbers. Signals such as
 ``feature:age:mean`` are read off a summary with :meth:`WindowSummary.signal`.
 
 Examples

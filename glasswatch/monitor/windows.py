@@ -10,7 +10,8 @@ stream (:func:`~glasswatch.monitor.closed_window.close_window`). An out-of-order
 window is still open is accepted and counted (``late_accepted``); one whose windows have all
 closed is returned as *late* (the caller sends it to the dead-letter topic with reason ``late``).
 Empty windows between events are closed too (an event-rate drop must show), at most
-``max_empty_windows`` at once. Label events are ignored.
+``max_empty_windows`` at once. Label events are ignored. A prediction's class ``probabilities``
+feed the ``confidence`` and ``entropy`` streams (see :mod:`glasswatch.monitor.aggregates`).
 
 A pane keeps per-stream mergeable aggregates (:class:`~glasswatch.monitor.aggregates.Pane`), never the
 events, so the state's size depends on the open panes and the streams, not on the events per
@@ -187,7 +188,7 @@ class WindowAggregator:
         if ev.features is not None:
             pane.add_features(ev.features, self._wanted, self._categorical)
         if isinstance(ev, PredictionEvent):
-            pane.add_prediction(ev.prediction, ev.latency_ms, ev.model_version)
+            pane.add_prediction(ev.prediction, ev.latency_ms, ev.model_version, ev.probabilities)
         if extra:
             pane.add_extra(extra)
         pane.add_offset(*rec.coord)
