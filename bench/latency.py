@@ -8,6 +8,9 @@ feature ``x``). At a known event ``x`` jumps far outside the band.
 * **window latency**: for every window summary read back from the windows topic, the time it was
   seen minus the publish time of the first envelope whose events reach the window's end (the
   message that closed it): the time the window spent open (window-close time) is excluded.
+  ``slowest_windows`` names the three slowest: when they closed (seconds since the first
+  publish), whether the injected change (and so the alert) was there, and the gap since the
+  previous summary (to tell a stalled worker from a slow window).
 * **alert latency**: the same for the ``threshold_static`` alert of the window holding the
   injected change, read from the alerts topic.
 * **raw**: the same producer at the same rate into a topic read by a bare aiokafka consumer:
@@ -178,6 +181,8 @@ def _glasswatch(bootstrap: str, rate: int, seconds: float, tick_s: float, workdi
     warm = sent[0][1] + timedelta(seconds=3)  # windows wholly after the worker caught up
     windows: list[float] = []
     alerts: list[float] = []
+    slow: list[dict[str, Any]] = []
+    first = sent[0][0]
     for t, topic, value in seen:
         doc = orjson.loads(value)
         if topic == topics.windows:
@@ -185,12 +190,29 @@ def _glasswatch(bootstrap: str, rate: int, seconds: float, tick_s: float, workdi
             closing = _closing(sent, end)
             if closing is not None and start >= warm:  # windows wholly inside the run
                 windows.append(t - closing)
+                slow.append(
+                    {
+                        "ms": round(1000 * (t - closing), 1),
+                        "closed_at_s": round(closing - first, 2),  # since the first publish
+                        "window_end": doc["end"],
+                        "seen_after_previous_ms": None,
+                    }
+                )
         elif doc.get("kind") == "threshold_static" and doc.get("status") == "firing":
             end_text = doc.get("evidence", {}).get("window_end")
             closing = _closing(sent, datetime.fromisoformat(end_text)) if end_text else None
             if closing is not None:
                 alerts.append(t - closing)
-    return {"windows": _summary(windows), "alerts": _summary(alerts)}
+    seen_windows = sorted(t for t, topic, _ in seen if topic == topics.windows)
+    for w in slow:  # how long the windows topic had been silent before this summary
+        t = first + w["closed_at_s"] + w["ms"] / 1000
+        before = [x for x in seen_windows if x < t - 1e-6]
+        w["seen_after_previous_ms"] = round(1000 * (t - before[-1]), 1) if before else None
+    alert_at = [first + seconds * 0.6]
+    slow.sort(key=lambda w: -w["ms"])
+    for w in slow[:3]:
+        w["alert_window"] = abs(first + w["closed_at_s"] - alert_at[0]) < 1.5
+    return {"windows": _summary(windows), "alerts": _summary(alerts), "slowest_windows": slow[:3]}
 
 
 def main() -> None:

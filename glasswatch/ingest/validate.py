@@ -20,6 +20,14 @@ on any failure the careful path parses it (orjson), names why bytes do not parse
 (pydantic errors become reasons in :mod:`glasswatch.ingest.reject`). Ticks are checked by the
 caller's ``tick_check`` (:mod:`glasswatch.ingest.tick_auth`) and the clock-skew limits.
 
+The cyclic garbage collector is paused while one message is decoded (issue 14): a batch
+envelope of 500 events allocates ~10,000 objects (models, dicts, datetimes), none of them
+cyclic, and each 700 allocations used to trigger a collection, whose older generations scan the
+worker's whole heap (River trees, windows): 11-15 µs of CPU per event with the collector against
+7.5 µs without it, measured on the decode of 50,000 events in envelopes of 500. Objects are still
+freed by reference counting; the collector runs as before at the next allocations after it.
+A caller that paused it already keeps it paused.
+
 Examples
 --------
 >>> from datetime import datetime, timezone
@@ -36,6 +44,7 @@ Examples
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -102,6 +111,16 @@ def decode(
     trusts every tick: only for logs the caller vouches for (tests, ``replay --trust-ticks``).
     An authentic tick is held to the clock-skew limits of events.
     """
+    if not gc.isenabled():
+        return _decode(raw, now, limits, tick_check)
+    gc.disable()  # see the module docstring
+    try:
+        return _decode(raw, now, limits, tick_check)
+    finally:
+        gc.enable()
+
+
+def _decode(raw: bytes | None, now: datetime, limits: Limits, tick_check: TickCheck | None) -> Decoded:
     out = Decoded()
     if raw is None:
         out.rejects.append(Reject("invalid", "EmptyMessage", "message has no value (tombstone)"))
