@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from glasswatch.monitor.aggregates import QUANTILES
 from glasswatch.monitor.category_mix import CategoryMix
 from glasswatch.monitor.reservoir import CAPACITY
 from glasswatch.monitor.specs import MonitorSpec
@@ -72,7 +73,7 @@ PREDICTION = "prediction"
 HISTORY = 40
 """Bootstrap window values kept per signal for the drift detectors to learn first."""
 _NUMERIC_STATS = ("mean", "std", "min", "max", "p05", "p50", "p95")
-_QUANTILES = {"p05": 0.05, "p50": 0.5, "p95": 0.95}
+_QUANTILE_OF = dict(zip(("p05", "p50", "p95"), QUANTILES, strict=True))
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,8 @@ def _numeric_stats(
                 out[stat] = np.nanmin(w, axis=1)
             elif stat == "max":
                 out[stat] = np.nanmax(w, axis=1)
-            elif stat in _QUANTILES:
-                out[stat] = np.nanquantile(x[qidx], _QUANTILES[stat], axis=1)
+            elif stat in _QUANTILE_OF:
+                out[stat] = np.nanquantile(x[qidx], _QUANTILE_OF[stat], axis=1)
     return out
 
 
@@ -180,8 +181,9 @@ def _rate_baselines(spec: MonitorSpec, rate: float, rng: np.random.Generator) ->
     gap = 1.0 / rate
     return {
         "events:rate": SignalBaseline(rate, rate_std, 0.0, tuple(float(c) / seconds for c in counts)),
-        "events:gap": SignalBaseline(gap, gap / math.sqrt(rate * seconds), 0.0,
-                                     tuple(seconds / float(c) for c in counts)),  # fmt: skip
+        "events:gap": SignalBaseline(
+            gap, gap / math.sqrt(rate * seconds), 0.0, tuple(seconds / float(c) for c in counts)
+        ),
     }
 
 

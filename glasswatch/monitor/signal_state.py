@@ -34,13 +34,16 @@ from typing import Any, Self
 from glasswatch.monitor.baselines import SignalBaseline
 from glasswatch.monitor.category_mix import CategoryMix
 from glasswatch.monitor.detectors import DEFAULT_PARAMS, DriftDetector
+from glasswatch.monitor.false_alarms import CALIBRATED_FALSE_ALARMS_PER_100K
 from glasswatch.monitor.signal_alert import rate_like
-from glasswatch.monitor.specs import MonitorSpec, SignalSpec
+from glasswatch.monitor.specs import DynamicParams, MonitorSpec, SignalSpec
 from glasswatch.monitor.summary import WindowSummary
 from glasswatch.monitor.thresholds import Decision, DynamicThreshold, StaticThreshold
 
-__all__ = ["RATE_FLOOR", "REL_FLOOR", "SignalState", "rule_of", "signal_values"]
+__all__ = ["DEFAULT_K", "RATE_FLOOR", "REL_FLOOR", "SignalState", "rule_of", "signal_values"]
 
+DEFAULT_K = DynamicParams().k
+"""The shipped learned-band ``k`` (its false-alarm rate is calibrated)."""
 RATE_FLOOR = 0.005  # min std of rate-like signals (fractions), so a constant 0 still has a band
 REL_FLOOR = {"events:": 0.02, "": 1e-4}
 """Minimum std of a band or detector relative to its level, by signal prefix (first match)."""
@@ -135,15 +138,20 @@ class SignalState:
 
 def rule_of(state: SignalState, source: str) -> dict[str, Any]:
     """The rule behind ``source``'s decisions in ``state``, for an alert's evidence: its family
-    (``static``, ``dynamic`` or the detector kind) and parameters."""
+    (``static``, ``dynamic`` or the detector kind), parameters and, at the shipped defaults, its
+    calibrated false-alarm rate (:mod:`glasswatch.monitor.false_alarms`; ``None`` for parameters
+    a spec changed: ``glasswatch calibrate`` measures those)."""
     if source == "dynamic" and (d := state.dynamic) is not None:
-        return {"family": "dynamic", "k": d.k, "std": d.std, "side": d.side}
+        rate = CALIBRATED_FALSE_ALARMS_PER_100K["dynamic"] if d.k == DEFAULT_K else None
+        return {"family": "dynamic", "k": d.k, "std": d.std, "side": d.side, "false_alarms_per_100k": rate}
     if source == "static" and (st := state.static) is not None:
         return {"family": "static", "lower": st.lower, "upper": st.upper}
     for det in state.detectors:
         if source == f"detector:{det.kind}":
             params = {**DEFAULT_PARAMS[det.kind], **(det.params or {})}
-            return {"family": det.kind, "params": params, "back_within_std": det.back_within}
+            rate = None if det.params else CALIBRATED_FALSE_ALARMS_PER_100K.get(det.kind)
+            return {"family": det.kind, "params": params, "back_within_std": det.back_within,
+                    "false_alarms_per_100k": rate}  # fmt: skip
     return {"family": source}
 
 
@@ -169,6 +177,10 @@ def signal_values(
         if not spec.watch_latency:
             return []
         stats = spec.latency_stats
+    elif stream in ("confidence", "entropy"):  # from class probabilities: prediction signals
+        if not spec.watch_prediction:
+            return []
+        stats = spec.confidence_stats if stream == "confidence" else spec.entropy_stats
     else:
         return []
     out: list[tuple[str, float | None]] = []

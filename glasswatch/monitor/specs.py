@@ -3,7 +3,8 @@
 A spec names the watched streams (features, prediction, latency, event rate, anomaly rate), the
 statistics read off each closed window (the *signals*, named ``<stream>:<stat>`` such as
 ``feature:age:mean``, ``prediction:category_mix``, ``events:rate``, ``events:gap``,
-``anomaly:rate``) and, per signal, a static band, a learned (dynamic) band and drift detectors.
+``anomaly:rate``; from class probabilities ``confidence:mean`` and ``entropy:mean``) and, per
+signal, a static band, a learned (dynamic) band and drift detectors.
 ``default`` applies to every signal; ``signals`` overrides it with ``fnmatch`` patterns (the last
 matching pattern wins). ``MonitorSpec(model="m")`` alone works: every feature seen, the prediction,
 latency, event rate and anomaly rate, each with a dynamic band plus ADWIN and Page-Hinkley.
@@ -45,6 +46,7 @@ from glasswatch.schemas.text import decode_utf8
 
 __all__ = [
     "AnomalySpec",
+    "BaselineSpec",
     "DetectorSpec",
     "DynamicParams",
     "MonitorSpec",
@@ -144,6 +146,33 @@ class AnomalySpec(_Spec):
     stride: int = Field(default=4, ge=1, description="score every stride-th event")
 
 
+class BaselineSpec(_Spec):
+    """Where a model version's reference baseline comes from (see :mod:`glasswatch.monitor.baselines`).
+
+    ``source``: ``auto`` takes ``reference`` when given, else the version's reference in MLflow
+    when the worker has a registry, else none (learned bands); ``file`` / ``mlflow`` only that
+    one; ``none`` always learns. ``reference`` is a CSV or parquet file of feature columns (and
+    optionally ``prediction``) used for every version of the model; a relative path is relative
+    to the spec file (:func:`load_specs` makes it absolute; :func:`load_spec_text`: to the
+    working directory). ``window_events`` rows per bootstrap window, ``bootstrap_windows`` of
+    them; ``expected_rate`` (events/s) arms ``events:rate``/``events:gap`` too. Part of
+    ``config_hash``: it changes decisions."""
+
+    source: Literal["auto", "mlflow", "file", "none"] = "auto"
+    reference: str | None = Field(default=None, min_length=1)
+    window_events: int = Field(default=1000, ge=10, le=100_000)
+    bootstrap_windows: int = Field(default=200, ge=10, le=10_000)
+    expected_rate: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _file_needs_reference(self) -> BaselineSpec:
+        if self.source == "file" and self.reference is None:
+            raise ValueError("source 'file' needs a reference file")
+        if self.window_events * self.bootstrap_windows > 5_000_000:
+            raise ValueError("window_events * bootstrap_windows must be <= 5,000,000 (bootstrap memory)")
+        return self
+
+
 class MonitorSpec(_Spec):
     model: str = Field(min_length=1)
     window: WindowSpec = WindowSpec()
@@ -152,12 +181,18 @@ class MonitorSpec(_Spec):
     feature_stats: tuple[Stat, ...] = ("mean", "std", "missing_rate", "category_mix")
     prediction_stats: tuple[Stat, ...] = ("mean", "std", "category_mix")
     latency_stats: tuple[Stat, ...] = ("mean", "p95")
+    confidence_stats: tuple[Stat, ...] = ("mean", "p05")
+    """Stats of the ``confidence`` stream (each event's max class probability); needs
+    ``probabilities`` in the events and ``watch_prediction``."""
+    entropy_stats: tuple[Stat, ...] = ("mean",)
+    """Stats of the ``entropy`` stream (each event's entropy of its normalised probabilities, nats)."""
     event_stats: tuple[Literal["rate", "gap"], ...] = ("rate", "gap")
     watch_prediction: bool = True
     watch_latency: bool = True
     default: SignalSpec = SignalSpec()
     signals: dict[str, SignalSpec] = Field(default_factory=dict)
     anomaly: AnomalySpec = AnomalySpec()
+    baseline: BaselineSpec = BaselineSpec()
     seed: int = 0
     drift: dict[str, Any] | None = Field(default=None, exclude=True)
     """Batch drift settings, validated by ``glasswatch.drift.spec.drift_spec_of`` (drift sits
@@ -232,11 +267,20 @@ def load_specs(path: str | Path) -> list[MonitorSpec]:
         data = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read spec file: {exc.strerror}") from None
-    specs = _load_all(decode_utf8(data, str(p)), str(p))
+    specs = [_anchored(s, p.parent) for s in _load_all(decode_utf8(data, str(p)), str(p))]
     names = [s.model for s in specs]
     if len(set(names)) != len(names):
         raise ConfigError(f"{p}: model names must be unique per file, got {names}")
     return specs
+
+
+def _anchored(spec: MonitorSpec, base: Path) -> MonitorSpec:
+    """``spec`` with a relative ``baseline.reference`` made absolute against the spec's folder."""
+    ref = spec.baseline.reference
+    if ref is None or Path(ref).is_absolute():
+        return spec
+    baseline = spec.baseline.model_copy(update={"reference": str((base / ref).resolve())})
+    return spec.model_copy(update={"baseline": baseline})
 
 
 def _load_all(text: str, source: str) -> list[MonitorSpec]:

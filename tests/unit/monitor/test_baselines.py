@@ -85,6 +85,7 @@ def test_a_change_in_the_first_windows_is_caught_with_a_reference_and_missed_wit
     assert a.evidence["baseline"] == "reference"
     assert a.evidence["reference_sha256"] == "ref" and a.evidence["reference_version"] == "1"
     assert a.evidence["rule"]["family"] in {"dynamic", "adwin", "page_hinkley"}
+    assert isinstance(a.evidence["rule"]["false_alarms_per_100k"], float)  # shipped defaults: calibrated
 
 
 def test_no_false_alarm_from_the_reference_on_clean_data(reference: dict[str, list[object]]) -> None:
