@@ -84,6 +84,8 @@ COMMANDS: tuple[CommandEntry, ...] = (
                  "Local demo: trained model, Kafka, worker, router, Slack sink; drift alerts, then resolves"),
     CommandEntry("replay", "glasswatch.commands.replay",
                  "Reproduce what the worker computed from exact Kafka offsets: statistics, windows, alerts."),
+    CommandEntry("calibrate", "glasswatch.commands.calibrate",
+                 "Calibrate a model's learned bands and drift detectors to a false-alarm budget."),
     CommandEntry("train", "glasswatch.commands.train",
                  "Train the example breast-cancer model (scikit-learn's bundled data, no download) with full "
                  "lineage and register it."),
@@ -101,6 +103,8 @@ COMMANDS: tuple[CommandEntry, ...] = (
     CommandEntry("drift", "glasswatch.commands.drift",
                  "Batch drift (Evidently) of production windows against the MLflow reference."),
     CommandEntry("alerts", "glasswatch.commands.alerts", "Open alerts: list, show, acknowledge."),
+    CommandEntry("baseline", "glasswatch.commands.baseline",
+                 "Accept a new normal for a model's learned bands and drift detectors."),
     CommandEntry("explain", "glasswatch.commands.explain",
                  "Sampled SHAP explanations of predictions and attribution drift."),
 )

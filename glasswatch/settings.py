@@ -58,6 +58,9 @@ class TopicSettings(_Section):
     acks: str = ""
     """Acknowledgements of alerts (compacted, keyed by fingerprint; see
     :mod:`glasswatch.schemas.ack`). Default ``<alerts>.acks``."""
+    baseline_accepts: str = ""
+    """Accepted new normals (``glasswatch baseline accept``; a log keyed by model, kept a year; see
+    :mod:`glasswatch.schemas.baseline_accept`). Default ``<alerts>.baseline-accepts``."""
     router_state: str = ""
     """The router's state (compacted): Slack thread per alert, firing alerts for inhibition, so a
     restarted router threads resolves and inhibits as before. Default ``<alerts>.router-state``."""
@@ -76,6 +79,8 @@ class TopicSettings(_Section):
             object.__setattr__(self, "acks", f"{self.alerts}.acks")
         if not self.router_state:
             object.__setattr__(self, "router_state", f"{self.alerts}.router-state")
+        if not self.baseline_accepts:
+            object.__setattr__(self, "baseline_accepts", f"{self.alerts}.baseline-accepts")
         return self
 
 
@@ -99,6 +104,10 @@ class WorkerSettings(_Section):
     """Base URL of the worker's pages in alert links (default ``http://127.0.0.1:<web_port>``)."""
     monitors: bool = True
     """Run the online monitors (windows, thresholds, drift detectors, anomaly scoring)."""
+    baselines: bool = True
+    """Arm a new model version's bands and detectors from its reference data (the spec's
+    ``baseline`` section: a file, or the version's reference in MLflow), so they need no warm-up;
+    ``false``: learned bands only (``GLASSWATCH_WORKER__BASELINES``)."""
     labels: bool = True
     """Join label events to their predictions (performance_drop, concept_drift); costs a second
     decode of every prediction message. (It was opt-in while a loss under rebalance with two

@@ -26,8 +26,9 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from glasswatch.agents.baseline_accepts import WorkerAccepts, run_with_accepts
 from glasswatch.agents.idle_ticks import write_idle_ticks
 from glasswatch.agents.ingest_metrics import IngestMetrics
 from glasswatch.agents.outbox import Record, alert_records, late_letter, publish
@@ -45,6 +46,9 @@ from glasswatch.schemas.alert import Alert
 from glasswatch.schemas.coords import partition_key
 from glasswatch.schemas.dead_letter import DeadLetter, ItemReject
 from glasswatch.schemas.events import Tick
+
+if TYPE_CHECKING:
+    from glasswatch.agents.baselines import BaselineProvider
 
 __all__ = ["EXIT_CONFIG", "BatchStep", "Clock", "attach_ingest", "process_batch"]
 
@@ -70,15 +74,23 @@ async def process_batch(
     on_alert: Callable[[Alert], None] | None = None,
     tick_auth: TickAuth | None = None,
     gaps: GapFiller | None = None,
+    baselines: BaselineProvider | None = None,
+    accepts: WorkerAccepts | None = None,
 ) -> int:
     """Process one batch of Kafka events; returns how many typed events were applied.
 
     ``tick_auth`` verifies the worker's signature on ticks; without it every tick is refused
     (``forged_tick``). A partition state signed with another worker's key stops the worker
-    (see the module docstring): nothing of the batch is sent or written, and 0 is returned."""
+    (see the module docstring): nothing of the batch is sent or written, and 0 is returned.
+    ``baselines`` arms each new model version's bands from its reference (fetched in its thread
+    before the monitors run, :mod:`glasswatch.agents.baselines`); ``None``: learned bands only.
+    ``accepts``: the baseline accepts, read to the topic's end first and each applied at its point
+    in the events (:mod:`glasswatch.agents.baseline_accepts`)."""
     started = time.perf_counter()
     applied = 0
     now = clock()
+    if accepts is not None and monitors:
+        await accepts.refresh()
     groups: dict[str, list[Any]] = defaultdict(list)
     for ev in events:
         groups[partition_key(ev.message.topic, ev.message.partition)].append(ev)
@@ -115,8 +127,10 @@ async def process_batch(
             metrics.alerts += len(partition_alerts)
         if changed and monitors:
             errors_before = state.monitor_errors
+            lookup = await baselines.prepare(state) if baselines is not None else None
+            due = accepts.for_state(state) if accepts is not None else []
             try:
-                outputs = state.run_monitors(spec_for)
+                outputs = run_with_accepts(state, due, spec_for, lookup)
             except Exception:  # a monitor bug must not stop ingest; the statistics stay applied
                 log.exception("monitors failed on %s up to offset %s", key, state.last_offset)
                 state.discard_pending()
@@ -252,6 +266,8 @@ def attach_ingest(
     on_alert: Callable[[Alert], None] | None = None,
     tick_auth: TickAuth | None = None,
     then: BatchStep | None = None,
+    baselines: BaselineProvider | None = None,
+    accepts: WorkerAccepts | None = None,
 ) -> Any:
     """Register the ingest agent on ``gw.app`` and return it.
 
@@ -285,6 +301,8 @@ def attach_ingest(
                     on_alert=on_alert,
                     tick_auth=auth,
                     gaps=gaps,
+                    baselines=baselines,
+                    accepts=accepts,
                 )
                 if then is not None and not gw.app.crashed:
                     await then(events)

@@ -7,6 +7,12 @@ so the replay rebuilds the same learned bands and detectors and closes the windo
 events. Without ``--through`` a replay reads on past the range until its windows have closed
 (never a window cut at the range's end). ``--spec FILE`` runs another spec over the same history
 (what would it have raised?). A replay only reads: it writes no topic and no worker state.
+It arms each model version's bands from its reference as the worker does
+(``GLASSWATCH_WORKER__BASELINES``, the spec's ``baseline`` section, MLflow at
+``GLASSWATCH_MLFLOW__TRACKING_URI``; see :mod:`glasswatch.agents.baselines`), fetched when the
+replay meets the version, so an alert judged against a reference replays identically. It applies
+the model's baseline accepts (the baseline-accepts topic) at the records where the worker applied
+them (:mod:`glasswatch.agents.baseline_accepts`).
 """
 
 from __future__ import annotations
@@ -31,7 +37,9 @@ from glasswatch.settings import Settings
 
 if TYPE_CHECKING:
     from glasswatch.ingest.tick_auth import TickAuth
+    from glasswatch.monitor.baselines import BaselineLookup
     from glasswatch.monitor.replay import Message, Replayer
+    from glasswatch.monitor.specs import MonitorSpec
 
 __all__ = ["CHUNK", "READ_ON", "parse_range", "register"]
 
@@ -125,7 +133,9 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
         worker's state ``--through`` the message after which it evaluated the window) gives back
         the same alert, id and evidence included. Reads only; progress on stderr when a terminal.
         """
+        from glasswatch.agents.baseline_accepts import accepting_state
         from glasswatch.commands.worker import spec_lookup
+        from glasswatch.kafka.baseline_accepts import read_accepts
         from glasswatch.kafka.reader import read_range, time_ranges
         from glasswatch.monitor.replay import Replayer
 
@@ -143,6 +153,7 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
                     raise ConfigError(f"--through {through} ends before the range's last offset {last}")
             spec = spec_lookup(spec_file or s.worker.monitor_specs)(model)
             tick_auth = None if trust_ticks else _tick_auth(s)
+            baselines = _baselines(s, spec)
         except ConfigError as exc:
             raise _fail(exc) from exc
         bootstrap = s.kafka.bootstrap
@@ -162,11 +173,18 @@ def register(app: typer.Typer, settings: Callable[[], Settings]) -> None:
             plan = [(t, p, a, b, a, None) for p, (a, b) in sorted(spans.items())]
             if not plan:
                 typer.echo(f"no messages in {t} between those times", err=True)
+        try:  # the baseline accepts, applied where the worker applied them
+            accepts = asyncio.run(read_accepts(bootstrap, s.topics.baseline_accepts, model))
+        except BrokerError as exc:
+            raise _fail(exc) from exc
         report: list[dict[str, Any]] = []
         totals = {"messages": 0, "events": 0, "alerts": 0, "windows": 0}
         with _progress() as bar:
             for t, p, first, last, start, stop in plan:
-                r = Replayer(model=model, spec=spec, tick_auth=tick_auth, trust_ticks=trust_ticks)
+                r = Replayer(model=model, spec=spec, tick_auth=tick_auth, trust_ticks=trust_ticks,
+                             baselines=baselines)  # fmt: skip
+                if accepts:
+                    r.state = accepting_state(t, p, accepts)
                 end = last if stop is None else stop
                 task = bar.add_task(f"reading {t}[{p}] {start}-{end}", total=end - start + 1)
                 advance = functools.partial(bar.advance, task)
@@ -311,6 +329,15 @@ def _print(entry: dict[str, Any], result: Any, shown: list[Any], model: str, fir
             f"value={_f(ev.get('value'))} band={_f(ev.get('band') or ev.get('threshold'))}  "
             f"id={_f(a.id)}"
         )
+
+
+def _baselines(s: Settings, spec: MonitorSpec) -> BaselineLookup | None:
+    """The worker's reference baselines for ``spec``'s model (blocking lookups: no event loop
+    to keep free here); ``None`` when the worker runs without them."""
+    from glasswatch.commands.worker import baseline_provider
+
+    provider = baseline_provider(s, lambda _model: spec)
+    return None if provider is None else provider.resolve
 
 
 def _tick_auth(s: Settings) -> TickAuth | None:

@@ -65,10 +65,11 @@ def contract_schemas() -> dict[str, dict[str, Any]]:
         "event, or a batch envelope of them (told apart by 'type')."
     )
     out: dict[str, dict[str, Any]] = {}
+    from glasswatch.schemas.baseline_accept import BaselineAccept
     from glasswatch.schemas.explanation import AttributionWindow, Explanation
 
     for model in (PredictionEvent, FeatureEvent, LabelEvent, BatchEnvelope, Alert, DeadLetter,
-                  Explanation, AttributionWindow):
+                  Explanation, AttributionWindow, BaselineAccept):
         out[model.__name__] = model.model_json_schema()
     out["Message"] = message
     for name, schema in out.items():

@@ -15,10 +15,12 @@ from glasswatch.errors import BrokerError, ConfigError
 from glasswatch.settings import Settings
 
 if TYPE_CHECKING:  # river underneath: imported when the worker starts, not for ``--help``
+    from glasswatch.agents.baselines import BaselineProvider, ReferenceResolver
     from glasswatch.drift.performance import PerformanceConfig
     from glasswatch.monitor.specs import MonitorSpec
 
-__all__ = ["performance_lookup", "register", "run_worker", "spec_lookup"]
+__all__ = ["baseline_provider", "performance_lookup", "reference_resolver", "register", "run_worker",
+           "spec_lookup"]  # fmt: skip
 
 
 def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
@@ -30,6 +32,7 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     the worker is ready: ``dashboard: <base_url>/``."""
     from faust.worker import Worker
 
+    from glasswatch.agents.baseline_accepts import WorkerAccepts
     from glasswatch.agents.ingest import attach_ingest
     from glasswatch.agents.ingest_metrics import IngestMetrics
     from glasswatch.agents.labels import attach_labels
@@ -53,6 +56,7 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     metrics = IngestMetrics()
     book = AlertBook()
     spec_for = spec_lookup(settings.worker.monitor_specs)
+    baselines = baseline_provider(settings, spec_for)
     # labels ⋈ predictions: performance against the registered version, concept drift; a step of
     # the ingest agent's batches (one Faust agent per input topic, see attach_ingest)
     label_step = None
@@ -68,6 +72,8 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
         spec_for=spec_for,
         on_alert=book.add,
         then=label_step,
+        baselines=baselines,
+        accepts=WorkerAccepts.connect(settings.kafka.bootstrap, settings.topics.baseline_accepts),
     )
     attach_web(gw, metrics, book)
     attach_health(gw.app)  # /healthz: the compose healthcheck
@@ -101,6 +107,48 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
 def _isatty(stream: object) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(isatty()) if callable(isatty) else False
+
+
+def reference_resolver(settings: Settings) -> ReferenceResolver | None:
+    """Where model versions' references are read: MLflow at ``settings.mlflow.tracking_uri``
+    (as the drift process reads them, downloads cached under ``<data_dir>/references``), built on
+    first use; ``None`` when no registry is configured (a ``sqlite:``/``file:``/path URI whose
+    file does not exist: nothing was ever registered there). A remote registry that cannot be
+    reached is found out per version (a warning, learned bands, retried later)."""
+    from glasswatch.agents.baselines import LazyResolver
+
+    uri = settings.mlflow.tracking_uri
+    local = _local_store(uri)
+    if not uri or (local is not None and not local.exists()):
+        return None
+    cache = settings.worker.data_dir / "references"
+
+    def build() -> ReferenceResolver:
+        from glasswatch.drift.reference import ReferenceCache
+        from glasswatch.training.registry import MlflowReferenceStore
+
+        return MlflowReferenceStore(uri, ReferenceCache(cache, max_bytes=256 << 20))
+
+    return LazyResolver(build)
+
+
+def _local_store(uri: str) -> Path | None:
+    """The file or folder a local tracking URI names (``None``: a remote one)."""
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///"))
+    if uri.startswith("file:"):
+        return Path(uri.removeprefix("file:").removeprefix("//"))
+    return None if "://" in uri else Path(uri)
+
+
+def baseline_provider(settings: Settings, spec_for: Callable[[str], MonitorSpec]) -> BaselineProvider | None:
+    """The worker's reference baselines (``GLASSWATCH_WORKER__BASELINES``; ``None`` when off):
+    each spec's ``baseline`` section decides between its file, MLflow and learned bands."""
+    if not settings.worker.baselines:
+        return None
+    from glasswatch.agents.baselines import BaselineProvider
+
+    return BaselineProvider(spec_for, reference_resolver(settings))
 
 
 def performance_lookup(path: Path | None) -> Callable[[str], PerformanceConfig]:

@@ -18,10 +18,14 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from glasswatch.errors import BrokerError
 from glasswatch.settings import Settings
 
-__all__ = ["COMPACT", "TopicSpec", "ensure_topics", "glasswatch_topics", "refresh_metadata"]
+__all__ = ["ACCEPTS_CONFIG", "COMPACT", "TopicSpec", "ensure_topics", "glasswatch_topics", "refresh_metadata"]
 
 COMPACT = {"cleanup.policy": "compact"}
 """Topic config of a key → latest value store (silences, the router's delivery log)."""
+
+
+ACCEPTS_CONFIG = {"cleanup.policy": "delete", "retention.ms": str(365 * 24 * 3600 * 1000)}
+"""Topic config of the baseline-accepts log: every accept kept (a year), one partition."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ def glasswatch_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(t.alerts, p, r, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
         TopicSpec(t.silences, 1, r, COMPACT),
         TopicSpec(t.deliveries, 1, r, COMPACT),
+        TopicSpec(t.baseline_accepts, 1, r, ACCEPTS_CONFIG),
     ]
 
 

@@ -7,6 +7,10 @@ reproduce an alert that needs learned history (bands, detectors), replay from th
 state's first offset through the message after which the worker evaluated the alert's window:
 the alert's lineage records both (``state_offsets``) and its ``replay_command`` replays them.
 :class:`Replayer` feeds messages in chunks (for progress, and to read on until a window closes).
+An alert judged against a version's reference (``evidence["baseline"] == "reference"``) replays
+identically when the replay is given the worker's ``baselines`` lookup (the same reference gives
+the same :class:`~glasswatch.monitor.baselines.Baseline`); ``glasswatch replay`` builds it as the
+worker does.
 
 Examples
 --------
@@ -35,6 +39,7 @@ from typing import Any, NamedTuple, Self
 
 from glasswatch.ingest.tick_auth import TICK_HEADER, TickAuth, header_value
 from glasswatch.ingest.validate import Limits, TickCheck, decode
+from glasswatch.monitor.baselines import BaselineLookup
 from glasswatch.monitor.model_monitor import MonitorOutput
 from glasswatch.monitor.partition import PartitionState
 from glasswatch.monitor.specs import MonitorSpec
@@ -88,12 +93,21 @@ class Replayer:
     """
 
     def __init__(
-        self, *, model: str, spec: MonitorSpec, tick_auth: TickAuth | None = None, trust_ticks: bool = False
+        self,
+        *,
+        model: str,
+        spec: MonitorSpec,
+        tick_auth: TickAuth | None = None,
+        trust_ticks: bool = False,
+        baselines: BaselineLookup | None = None,
     ) -> None:
         self.model = model
         self.spec = spec
         self.tick_auth = tick_auth
         self.trust_ticks = trust_ticks
+        self.baselines = baselines
+        """The worker's reference baselines (``None``: learned bands only); may block (a replay
+        has no event loop to keep free)."""
         self.state: PartitionState | None = None
         self._out = ReplayResult(config_hash=spec.config_hash())
         self._offsets: list[int] = []  # offsets with events of the model, ascending, and
@@ -127,7 +141,7 @@ class Replayer:
                 self._latest.append(latest)
         if state is not None:
             state.take_alerts()  # the dead-letter rate is the partition's, not this model's
-            self._collect([o for _, o in state.run_monitors(lambda _: self.spec)])
+            self._collect([o for _, o in state.run_monitors(lambda _: self.spec, self.baselines)])
         return self
 
     def covered(self, offset: int) -> bool:
@@ -171,6 +185,7 @@ def replay(
     close_open: bool = True,
     tick_auth: TickAuth | None = None,
     trust_ticks: bool = False,
+    baselines: BaselineLookup | None = None,
 ) -> ReplayResult:
     """Decode ``messages`` (one partition, in offset order), keep ``model``'s events and the
     partition's ticks, run them through a fresh :class:`~glasswatch.monitor.partition.PartitionState`
@@ -181,8 +196,9 @@ def replay(
     Ticks are judged as the worker judged them: with ``tick_auth`` (the worker's key) a tick
     counts only with a valid signature header; without it, a tick with the worker's header counts
     (unverifiable here) and one without is refused as ``forged_tick``, as the worker refused it.
-    ``trust_ticks`` takes every tick in the log."""
-    r = Replayer(model=model, spec=spec, tick_auth=tick_auth, trust_ticks=trust_ticks)
+    ``trust_ticks`` takes every tick in the log. ``baselines``: the reference baselines the
+    worker used (see the module docstring)."""
+    r = Replayer(model=model, spec=spec, tick_auth=tick_auth, trust_ticks=trust_ticks, baselines=baselines)
     return r.update(messages).result(close_open)
 
 

@@ -8,7 +8,10 @@
   from the version run's input logged with context ``reference``; downloaded once into the
   :class:`ReferenceCache` (verified against the sha256). When the registered model can be loaded,
   the reference gets a ``prediction`` column (the version's own predictions on it) for prediction
-  drift. ``None``: no such version, or no reference registered for it.
+  drift, and ``importance`` is the global importance the version's tag
+  ``glasswatch.explain.importance`` points at (``explain/global_importance.json`` of the
+  training run: mean |SHAP|, else impurity). ``None``: no such version, or no reference
+  registered for it.
 * ``log_drift_run`` / ``read_drift_run`` / ``drift_history``: one MLflow run per drift window, handed to
   :class:`~glasswatch.training.drift_runs.MlflowDriftRuns` (see there for what a run holds).
 
@@ -100,7 +103,27 @@ class MlflowReferenceStore:
                 data = data.assign(**{PREDICTION: preds})
                 prediction = PREDICTION
         return Reference(model=model, version=str(version), data=data, uri=uri, sha256=file_digest(path),
-                         features=features, target=target, prediction=prediction, run_id=mv.run_id)
+                         features=features, target=target, prediction=prediction, run_id=mv.run_id,
+                         importance=self._importance(model, version, tags))
+
+    def _importance(self, model: str, version: str, tags: dict[str, str]) -> dict[str, float] | None:
+        """The global importance the version's tag :data:`~glasswatch.training.explain.IMPORTANCE_TAG`
+        points at (``mean_abs_shap``, else ``impurity``); ``None`` when absent or unreadable (drift
+        is still checked, its alerts only lack the ranking)."""
+        from glasswatch.training.explain import IMPORTANCE_TAG
+
+        parts = _runs_uri(tags.get(IMPORTANCE_TAG, ""))
+        if parts is None:
+            return None
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                local = self.client.download_artifacts(parts[0], parts[1], tmp)
+                doc = json.loads(Path(local).read_text(encoding="utf-8"))
+            values = doc.get("mean_abs_shap") or doc.get("impurity")
+            return {str(k): float(v) for k, v in values.items()} if isinstance(values, dict) else None
+        except (MlflowException, OSError, ValueError, AttributeError, TypeError) as exc:
+            log.warning("no global importance for %s v%s: %s: %s", model, version, type(exc).__name__, exc)
+            return None
 
     def _reference_input(self, run_id: str) -> tuple[str | None, str | None]:
         try:
@@ -149,8 +172,10 @@ class MlflowReferenceStore:
 
             with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                # not ``models:/``: that resolves against the process's global registry URI
                 local = mlflow.artifacts.download_artifacts(
-                    artifact_uri=f"models:/{model}/{version}", dst_path=tmp, tracking_uri=self.tracking_uri)
+                    artifact_uri=self.client.get_model_version_download_uri(model, version), dst_path=tmp,
+                    tracking_uri=self.tracking_uri)
                 preds = mlflow.pyfunc.load_model(local).predict(features)
             return list(pd.Series(preds).tolist()) if len(preds) == len(features) else None
         except Exception as exc:  # any flavour, any failure: prediction drift falls back to the target

@@ -1,20 +1,21 @@
-"""The alert page's actions: acknowledge and silence (HTML form posts, CSRF-safe).
+"""The alert page's actions: acknowledge, silence, accept as new normal (form posts, CSRF-safe).
 
 ``POST /alerts/<fingerprint>/ack`` writes an :class:`~glasswatch.schemas.ack.AlertAck` of the
 alert's current firing episode with :meth:`AckStore.put <glasswatch.kafka.ack_store.AckStore.put>`
 (the router stops escalating and tells Slack and PagerDuty); ``POST /alerts/<fingerprint>/silence``
 writes a :class:`~glasswatch.alerting.silence.Silence` matching the alert's model, kind and signal
-for the hours asked with :class:`~glasswatch.kafka.silence_store.SilenceStore`. Both answer
-``303 See Other`` back to the alert page.
+for the hours asked with :class:`~glasswatch.kafka.silence_store.SilenceStore`;
+``POST /alerts/<fingerprint>/accept`` ("Accept as new normal", shown for a firing alert of a learned
+band or drift detector: :func:`~glasswatch.schemas.baseline_accept.acceptable`) writes a
+:class:`~glasswatch.schemas.baseline_accept.BaselineAccept` of the alert's model and signal with
+:meth:`AcceptLog.put <glasswatch.kafka.baseline_accepts.AcceptLog.put>` (the worker resolves the
+alert when the model's events reach the accept's time). All answer ``303 See Other`` back to the
+alert page.
 
 Cross-site requests are refused twice: the form carries a per-process random token
 (:attr:`Dashboard.csrf <glasswatch.web.dashboard.Dashboard.csrf>`, compared in constant time), and a
 request whose ``Origin`` (or, without one, ``Referer``) names another origin is refused (403).
 Only POST changes anything; GET of these paths is 405.
-
-Accepting a new baseline (issue 11) is a third action of the same shape: a form on the alert page
-posting to ``/alerts/<fingerprint>/accept``, handled here by writing the accepted-baseline record
-through its store; the page shows no button for it until that feature exists.
 """
 
 from __future__ import annotations
@@ -35,15 +36,19 @@ from glasswatch.alerting.silence import Silence
 from glasswatch.errors import BrokerError
 from glasswatch.schemas.ack import AlertAck
 from glasswatch.schemas.alert import FINGERPRINT_HEX, Alert
+from glasswatch.schemas.baseline_accept import BaselineAccept, acceptable
 from glasswatch.web.dashboard import Dashboard
 from glasswatch.web.templating import TEMPLATES, page_headers
 
-__all__ = ["MAX_SILENCE_HOURS", "AckWriter", "Clock", "SilenceWriter", "attach_actions", "same_origin"]
+__all__ = ["MAX_SILENCE_HOURS", "AcceptWriter", "AckWriter", "Clock", "SilenceWriter", "attach_actions",
+           "same_origin"]  # fmt: skip
 
 AckWriter = Callable[[AlertAck], Awaitable[None]]
 """``AckStore.put``."""
 SilenceWriter = Callable[[Silence], Awaitable[None]]
 """``SilenceStore.put``."""
+AcceptWriter = Callable[[BaselineAccept], Awaitable[None]]
+"""``AcceptLog.put``."""
 Clock = Callable[[], datetime]
 
 _FINGERPRINT = re.compile(rf"[0-9a-f]{{{FINGERPRINT_HEX}}}")
@@ -77,9 +82,11 @@ def attach_actions(
     put_ack: AckWriter,
     put_silence: SilenceWriter,
     *,
+    put_accept: AcceptWriter | None = None,
     clock: Clock = lambda: datetime.now(UTC),
 ) -> None:
-    """Register the ack and silence form handlers (see the module docstring)."""
+    """Register the ack, silence and accept form handlers (see the module docstring); without
+    ``put_accept`` an accept is refused (503)."""
 
     async def checked(view: Any, request: Any, fingerprint: str) -> tuple[Alert | None, Any, Any]:
         """(the alert, the form, None) or (None, None, an error response)."""
@@ -139,5 +146,26 @@ def attach_actions(
                 return _refuse(self, 503, "Kafka is unreachable: the silence was not stored, try again")
             return back(self, fingerprint, "silence")
 
+    class AcceptAction(View):
+        async def post(self, request: Any, fingerprint: str) -> Any:
+            alert, form, error = await checked(self, request, fingerprint)
+            if alert is None:
+                return error
+            if not acceptable(alert):
+                return _refuse(self, 409, "only a firing learned band or drift detector can be accepted")
+            if put_accept is None:
+                return _refuse(self, 503, "this worker does not store baseline accepts")
+            try:
+                by, note = str(form.get("by", "")).strip(), str(form.get("note", "")).strip()
+                accept = BaselineAccept.of_alert(alert, by=by, note=note, now=clock())
+            except pydantic.ValidationError:
+                return _refuse(self, 400, "an accept needs a name (at most 200 characters) and a short note")
+            try:
+                await put_accept(accept)
+            except BrokerError:
+                return _refuse(self, 503, "Kafka is unreachable: the accept was not stored, try again")
+            return back(self, fingerprint, "accept")
+
     app.page("/alerts/{fingerprint}/ack", name="glasswatch_ack")(AckAction)
     app.page("/alerts/{fingerprint}/silence", name="glasswatch_silence")(SilenceAction)
+    app.page("/alerts/{fingerprint}/accept", name="glasswatch_accept")(AcceptAction)

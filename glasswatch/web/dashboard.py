@@ -34,6 +34,7 @@ import faust
 from glasswatch.monitor.partition import PartitionState
 from glasswatch.monitor.specs import MonitorSpec
 from glasswatch.schemas.alert import Alert, Severity
+from glasswatch.schemas.baseline_accept import acceptable
 from glasswatch.schemas.dead_letter import DeadLetter
 from glasswatch.schemas.text import printable
 from glasswatch.web.history import DashboardState
@@ -51,6 +52,7 @@ _AROUND = 60  # windows on each side of an alert in its plot
 _NOTICES = {
     "ack": "Acknowledged: the router stops escalating and tells Slack and PagerDuty.",
     "silence": "Silenced: notifications of this model, kind and signal are muted for the hours given.",
+    "accept": "Accepted as the new normal: the alert resolves when the model's events reach that time.",
 }
 
 
@@ -146,6 +148,7 @@ class Dashboard:
             "figure": self.alert_figure(a, history),
             "ack": self.state.ack_of(a),
             "csrf": self.csrf,
+            "acceptable": acceptable(a),
             "notice": _NOTICES.get(query.get("done", "")),
         }
 

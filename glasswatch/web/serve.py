@@ -17,6 +17,7 @@ from collections.abc import Callable
 from glasswatch.alerting.silence import Silence
 from glasswatch.kafka.ack_store import AckStore
 from glasswatch.kafka.app import GlasswatchApp
+from glasswatch.kafka.baseline_accepts import AcceptLog
 from glasswatch.kafka.compacted import CompactedTopic
 from glasswatch.kafka.history import TailFollower
 from glasswatch.kafka.silence_store import SilenceStore
@@ -91,5 +92,6 @@ def attach_dashboard(gw: GlasswatchApp, book: AlertBook, spec_for: Callable[[str
     attach_static(gw.app)
     attach_pages(gw.app, dashboard)
     attach_alert_pages(gw.app, book, topic_loader(bootstrap, topics.alerts, book), dashboard.alert_extras)
-    attach_actions(gw.app, dashboard, put_ack, put_silence)
+    attach_actions(gw.app, dashboard, put_ack, put_silence,
+                   put_accept=AcceptLog(bootstrap, topics.baseline_accepts).put)  # fmt: skip
     return dashboard

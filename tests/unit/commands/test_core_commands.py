@@ -18,10 +18,10 @@ from glasswatch.errors import ConfigError
 runner = CliRunner()
 
 # What ``glasswatch --help`` lists, in its order: commands, then command groups.
-COMMANDS = ["worker", "status", "simulate", "demo", "replay", "train", "check"]
+COMMANDS = ["worker", "status", "simulate", "demo", "replay", "calibrate", "train", "check"]
 GROUPS = {"dlq": ["show"], "schemas": ["export"], "silence": ["add", "list", "expire"],
           "routes": ["check"], "router": ["run"], "reference": ["register"], "drift": ["run", "rerun"],
-          "alerts": ["list", "show", "ack"], "explain": ["run"]}
+          "alerts": ["list", "show", "ack"], "baseline": ["accept", "list"], "explain": ["run"]}
 
 
 def test_help_lists_every_command_and_group() -> None:
@@ -63,8 +63,8 @@ def test_schemas_export_writes_one_json_schema_per_contract(tmp_path: Path) -> N
     assert names == sorted(
         [
             f"{n}.v1.schema.json"
-            for n in ["Alert", "AttributionWindow", "BatchEnvelope", "Explanation", "FeatureEvent",
-                      "LabelEvent", "Message", "PredictionEvent"]
+            for n in ["Alert", "AttributionWindow", "BaselineAccept", "BatchEnvelope", "Explanation",
+                      "FeatureEvent", "LabelEvent", "Message", "PredictionEvent"]
         ]
         + ["DeadLetter.v2.schema.json"]  # the dead-letter contract is at version 2 (one letter per message)
     )

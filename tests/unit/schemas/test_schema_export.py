@@ -78,6 +78,7 @@ def test_export_writes_every_contract_as_valid_draft_2020_12(exported: dict[str,
         "DeadLetter",
         "Explanation",
         "AttributionWindow",
+        "BaselineAccept",
     }
     for name, schema in exported.items():
         jsonschema.Draft202012Validator.check_schema(schema)
