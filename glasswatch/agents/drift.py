@@ -282,7 +282,8 @@ class DriftRuntime:
             log.error("drift: window %s of %s not recorded in MLflow: %s", window.id, window.model, exc)
         self.stats.runs += 1
         outcome = DriftOutcome(window, result, reference_sha256=ref.sha256, run_id=run_id, run_url=run_url,
-                               report_url=report_url, config_hash=spec.config_hash())
+                               report_url=report_url, config_hash=spec.config_hash(),
+                               importance=ref.importance)
         alerts = await self._publish(self.alerter.update(outcome).alerts)
         await self._publish_verdict(verdict_of(window, result, run_id))
         return alerts

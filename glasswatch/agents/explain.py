@@ -8,15 +8,19 @@ Per poll of the predictions topic:
 
 1. every record is decoded with :func:`glasswatch.ingest.validate.decode` (``now`` = the
    record's timestamp, so a replay decides alike); what ingest dead-letters is skipped here;
-2. a prediction is explained when its id falls in the model's sample
-   (:func:`glasswatch.explain.sampling.sample_reason`) and it carries every input column of the
-   model (else counted ``incomplete``);
+2. every prediction is scored by its model's anomaly scorer
+   (:class:`~glasswatch.explain.anomalies.AnomalySampler`: the worker's scorer, rebuilt from the
+   model's monitor spec and fed the same sequence); a prediction is explained when the scorer
+   flags it (sample reason ``anomaly``, counted ``anomalies``) or its id falls in the model's
+   sample (:func:`glasswatch.explain.sampling.sample_reason`), and it carries every input
+   column of the model (else counted ``incomplete``);
 3. its ``(model, model_version)`` is resolved in a thread (:mod:`glasswatch.agents.explain_models`,
    bounded cache); a version that cannot be loaded raises one ``model_unavailable`` alert and its
    events are counted ``unavailable``;
 4. the sampled rows of one version go to the spawned pool (:mod:`glasswatch.agents.explain_pool`)
    as one task. At most ``max_pending`` tasks wait or run; when the pool is behind, the batch is
-   skipped and counted (``skipped_behind``), never queued without bound;
+   skipped and counted (``skipped_behind``, of which ``skipped_anomalies`` were flagged ones:
+   anomaly explanations share the one CPU budget), never queued without bound;
 5. results are taken in submission order (so window profiles and alerts are deterministic):
    each explanation goes to the explanations topic (:class:`~glasswatch.schemas.explanation.Explanation`,
    key = prediction id) and into its event-time window (tumbling, ``window_s``) of the version's
@@ -30,7 +34,8 @@ Per poll of the predictions topic:
 The explanations topic is created when missing (``partitions``, a week's retention).
 Offsets are committed after each poll: explanations are best effort (a crash loses those in
 flight); a replay of the same offsets explains the same predictions with the same values (the
-sample is a hash of the id, the masker is reseeded per row).
+sample is a hash of the id, the anomaly scorers are seeded and see the same sequence when the
+replay starts where the process started, the masker is reseeded per row).
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from glasswatch.agents.explain_runs import LoggedWindow, WindowRuns
 from glasswatch.agents.lifecycle import start_clients, stop_clients
 from glasswatch.errors import BrokerError, TrackingError
 from glasswatch.explain.alerts import ExplainAlerts
+from glasswatch.explain.anomalies import AnomalySampler
 from glasswatch.explain.attribution_drift import AttributionDrift
 from glasswatch.explain.plots import WindowRow, representative
 from glasswatch.explain.profile import AttributionProfile
@@ -63,6 +69,7 @@ from glasswatch.explain.sampling import SampleRates, sample_reason
 from glasswatch.ingest.validate import decode
 from glasswatch.kafka.admin import TopicSpec, ensure_topics
 from glasswatch.kafka.alert_publisher import alert_record
+from glasswatch.monitor.partition import SpecLookup, default_spec
 from glasswatch.schemas.alert import Alert
 from glasswatch.schemas.events import PredictionEvent
 from glasswatch.schemas.explanation import AttributionWindow, Explanation, SampleReason
@@ -79,10 +86,14 @@ class ExplainStats:
     records: int = 0
     predictions: int = 0
     sampled: int = 0
+    anomalies: int = 0
+    """Predictions chosen because the anomaly scorer flagged them (part of ``sampled``)."""
     explained: int = 0
     incomplete: int = 0
     unavailable: int = 0
     skipped_behind: int = 0
+    skipped_anomalies: int = 0
+    """Flagged predictions among ``skipped_behind``."""
     failures: int = 0
     late: int = 0
     windows: int = 0
@@ -131,6 +142,7 @@ class ExplainRuntime:
         partitions: int = 1,
         runs: WindowRuns | None = None,
         max_rows_per_window: int = 2000,
+        spec_for: SpecLookup | None = default_spec,
     ) -> None:
         self.bootstrap = bootstrap
         self.predictions_topic = predictions_topic
@@ -148,6 +160,9 @@ class ExplainRuntime:
         self.partitions = partitions
         self.runs = runs
         self.max_rows_per_window = max_rows_per_window
+        self.spec_for = spec_for
+        """The models' monitor specs (their ``anomaly`` sections); ``None``: no anomaly sample."""
+        self.anomalies = AnomalySampler(spec_for) if spec_for is not None else None
         self._mlflow = ThreadPoolExecutor(1, thread_name_prefix="explain-mlflow")  # pyplot: one thread
         self._own_pool = pool is None
         self.pool: Executor = pool or explain_pool(workers)
@@ -212,9 +227,13 @@ class ExplainRuntime:
                     if not isinstance(event, PredictionEvent):
                         continue
                     self.stats.predictions += 1
-                    reason = sample_reason(event.prediction_id, self.rates.rate(event.model))
+                    flagged = self.anomalies is not None and self.anomalies.update(
+                        event.model, event.features).flagged
+                    reason = sample_reason(event.prediction_id, self.rates.rate(event.model),
+                                           anomalous=flagged)
                     if reason is not None:
                         self.stats.sampled += 1
+                        self.stats.anomalies += reason == "anomaly"
                         groups.setdefault((event.model, event.model_version), []).append((event, reason))
         for key in sorted(groups):
             await self._submit(key, groups[key])
@@ -243,6 +262,7 @@ class ExplainRuntime:
             return
         if self._tasks.qsize() >= self.max_pending:
             self.stats.skipped_behind += len(kept)
+            self.stats.skipped_anomalies += sum(reason == "anomaly" for _, reason in kept)
             return
         frame = pd.DataFrame(rows, columns=list(resolved.features), dtype=float)
         future = loop.run_in_executor(self.pool, explain_rows, resolved.model_dir, resolved.background,
@@ -342,10 +362,8 @@ class ExplainRuntime:
         self.stats.windows += 1
         logged = await self._log_window(window, rows)
         if w.drift is not None:
-            thresholds = {"min_correlation": w.drift.min_correlation,
-                          "max_distance": w.drift.max_distance}
-            await self._publish_alerts(self.alerter.window(window, w.drift.training, thresholds,
-                                                           logged=logged))
+            await self._publish_alerts(self.alerter.window(window, w.drift.training, w.drift.thresholds,
+                                                           logged=logged, comparison=comparison))
 
     async def _log_window(self, window: AttributionWindow, rows: list[WindowRow]) -> LoggedWindow | None:
         """The window's MLflow run (SHAP plots, CSV; a waterfall when it drifted), if configured."""

@@ -53,6 +53,7 @@ def run_explain_agent(
     from glasswatch.agents.explain import ExplainRuntime
     from glasswatch.agents.explain_models import MlflowModelResolver
     from glasswatch.agents.explain_runs import MlflowWindowRuns
+    from glasswatch.commands.worker import spec_lookup
     from glasswatch.explain.sampling import SampleRates
 
     uri = tracking_uri or settings.mlflow.tracking_uri
@@ -63,6 +64,7 @@ def run_explain_agent(
         rates=SampleRates(rates, default=rate), group_id=group_id, workers=workers,
         max_pending=max_pending, window_s=window_s, base_url=settings.worker.base_url,
         partitions=settings.kafka.partitions,
+        spec_for=spec_lookup(settings.worker.monitor_specs),  # the worker's anomaly scorers
     )
 
     from glasswatch.agents.lifecycle import run_until_signal

@@ -9,6 +9,17 @@ the same order give the same alerts, ids included.
 
 * ``data_drift`` (warning, signal ``drift:dataset``): the share of drifted columns reached the
   spec's ``drift_share``; evidence ranks the drifted columns by drift strength.
+
+Importance: when the reference carries the model's global importance (``Reference.importance``:
+mean |SHAP| or impurity importance logged by ``glasswatch train``, passed in as
+:attr:`DriftOutcome.importance`), ``data_drift`` evidence also lists the drifted features ranked
+by importance (``drifted_features``: ``feature``, ``importance``, ``importance_rank``,
+``strength``; ``score`` is the importance) and names the most important one (``feature``,
+``importance_rank``, ``feature_importance_ranks``), which is what the router's severity rule
+(:func:`glasswatch.alerting.severity_rules.top_feature_drift`) reads: drift on a feature the
+model relies on (a top-3 rank) is critical, on one it ignores it stays a warning. Ranks count
+only features with importance > 0 (rank 1 = most important); a feature the model ignores has
+no rank. ``feature_drift`` evidence carries its column's ``importance`` and ``importance_rank``.
 * ``feature_drift`` (info, ``feature:<column>:drift``): one per *confirmed* drifted column.
   Evidently's per-column verdicts (one test each at its threshold: 5 % of clean columns flag
   at the default 0.05) are the evidence; a column is alerted only when its drift survives the
@@ -47,6 +58,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -56,7 +68,7 @@ from glasswatch.drift.window import DriftWindow
 from glasswatch.schemas.alert import Alert, AlertKind, AlertStatus, Lineage, Severity, http_link
 
 __all__ = ["DATASET_SIGNAL", "PREDICTION_SIGNAL", "REFERENCE_SIGNAL", "DriftAlerts", "DriftOutcome",
-           "feature_signal"]
+           "feature_signal", "importance_ranks"]
 
 DATASET_SIGNAL = "drift:dataset"
 PREDICTION_SIGNAL = "prediction:drift"
@@ -80,6 +92,30 @@ class DriftOutcome:
     run_url: str | None = None
     report_url: str | None = None
     config_hash: str | None = None
+    importance: Mapping[str, float] | None = None
+    """The model version's global importance per feature (``Reference.importance``), if known."""
+
+
+def importance_ranks(importance: Mapping[str, float]) -> dict[str, int]:
+    """1-based rank of every feature with importance > 0, largest first, ties by name.
+
+    >>> importance_ranks({"a": 0.1, "b": 0.4, "c": 0.0})
+    {'b': 1, 'a': 2}
+    """
+    used = sorted(((f, v) for f, v in importance.items() if v > 0), key=lambda kv: (-kv[1], kv[0]))
+    return {f: i for i, (f, _) in enumerate(used, start=1)}
+
+
+def _by_importance(drifted: Sequence[ColumnResult], importance: Mapping[str, float]) -> dict[str, Any]:
+    ranks = importance_ranks(importance)
+    ordered = sorted(drifted, key=lambda c: (ranks.get(c.column, len(ranks) + 1), -c.strength, c.column))
+    listed = [{"feature": c.column, "importance": float(importance.get(c.column, 0.0)),
+               "score": float(importance.get(c.column, 0.0)), "importance_rank": ranks.get(c.column),
+               "strength": round(c.strength, 6)} for c in ordered[:_MAX_COLUMNS]]
+    out: dict[str, Any] = {"drifted_features": listed, "feature_importance_ranks": ranks}
+    if ordered and ordered[0].column in ranks:
+        out |= {"feature": ordered[0].column, "importance_rank": ranks[ordered[0].column]}
+    return out
 
 
 def _col(c: ColumnResult) -> dict[str, Any]:
@@ -193,8 +229,11 @@ class DriftAlerts:
         out: list[Alert] = []
         drifted = r.drifted
         tested = sum(c.tested for c in r.columns)
+        ranked = _by_importance(drifted, o.importance) if o.importance else {}
         if r.dataset_drift:
             names = ", ".join(c.column for c in drifted[:5]) + ("…" if len(drifted) > 5 else "")
+            if "feature" in ranked:
+                names += f"; most important: {ranked['feature']} (rank {ranked['importance_rank']})"
             out.append(Alert.build(
                 kind=AlertKind.DATA_DRIFT, severity=Severity.WARNING, signal=DATASET_SIGNAL,
                 summary=f"data drift: {len(drifted)} of {tested} columns drifted "
@@ -205,7 +244,7 @@ class DriftAlerts:
                     "share_drifted": r.share_drifted, "drift_share": r.drift_share,
                     "columns_tested": tested,
                     "quality_issues": {k: list(v) for k, v in r.quality_issues.items()},
-                },
+                } | ranked,
                 **common,
             ))
         previous = self._significant.get(o.window.model, frozenset())
@@ -217,7 +256,8 @@ class DriftAlerts:
                 summary=f"{c.column} drifted: {c.method} {_fmt(c.score)} vs threshold {_fmt(c.threshold)}",
                 evidence=base | {"column": _col(c) | c.model_dump(mode="json"),
                                  "adjusted_p_value": v.adjusted_p,
-                                 "confirmed_by": confirmed_by(v, r, previous)},
+                                 "confirmed_by": confirmed_by(v, r, previous)}
+                         | self._importance_of(c.column, o.importance),
                 **common,
             ))
         p = r.prediction
@@ -228,6 +268,13 @@ class DriftAlerts:
                 evidence=base | {"prediction": p.model_dump(mode="json")}, **common,
             ))
         return out
+
+    @staticmethod
+    def _importance_of(column: str, importance: Mapping[str, float] | None) -> dict[str, Any]:
+        if not importance:
+            return {}
+        return {"importance": float(importance.get(column, 0.0)),
+                "importance_rank": importance_ranks(importance).get(column)}
 
     def _resolve(self, a: Alert, o: DriftOutcome) -> Alert:
         common = self._common(o) | {"starts_at": a.starts_at}

@@ -32,7 +32,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -71,6 +71,10 @@ class Reference:
     """Column of the reference's predictions (``prediction``), when it has them."""
     run_id: str | None = None
     """The MLflow run holding the reference (the version's training run)."""
+    importance: Mapping[str, float] | None = None
+    """The version's global importance per feature (mean |SHAP|, else impurity importance, as
+    ``glasswatch train`` logged it), largest first; ``None`` when not logged. Drift alerts rank
+    the drifted features by it (:mod:`glasswatch.drift.alerts`)."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 :class:`ExplainAlerts` keeps which conditions are open, so a version that cannot be loaded
 raises one ``model_unavailable`` alert (however many of its events arrive), and
 ``attribution_drift`` fires when a window's profile drifts and resolves at the first clean one.
-Every alert about a model carries the window's top features (mean |SHAP|, mean signed SHAP).
+Every alert about a model carries the window's top features (mean |SHAP|, mean signed SHAP);
+``attribution_drift`` also says which rule fired (``evidence.rules``: the fixed guard and / or
+the learned band, :mod:`glasswatch.explain.attribution_drift`) and the learned bands in force.
 
 Examples
 --------
@@ -19,6 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
+from glasswatch.explain.attribution_drift import AttributionComparison
 from glasswatch.schemas.alert import Alert, AlertKind, AlertStatus, Lineage, Severity
 from glasswatch.schemas.explanation import AttributionWindow
 
@@ -67,9 +70,11 @@ class ExplainAlerts:
             lineage=Lineage(model_version=version)),)
 
     def window(self, w: AttributionWindow, training: dict[str, float], thresholds: dict[str, float],
-               *, logged: LoggedArtifacts | None = None) -> tuple[Alert, ...]:
+               *, logged: LoggedArtifacts | None = None,
+               comparison: AttributionComparison | None = None) -> tuple[Alert, ...]:
         """The alert transition of one judged window (fire when drifted, resolve when clean);
-        ``logged``: the window's MLflow run (linked) and its waterfall PNG (in the evidence)."""
+        ``logged``: the window's MLflow run (linked) and its waterfall PNG (in the evidence);
+        ``comparison``: the judgement (which rules fired, the learned bands)."""
         open_alert = self.drifting.get(w.model)
         if w.rank_correlation is None:
             return ()
@@ -80,6 +85,8 @@ class ExplainAlerts:
             "top_features": top_features(w),
             "training_top_features": list(training)[:TOP_FEATURES],
             "feature_importance_ranks": w.rank,
+            "rules": list(comparison.rules) if comparison else [],
+            "bands": {k: list(v) for k, v in comparison.bands.items()} if comparison else {},
         }
         if logged is not None:
             evidence |= {"artifacts": logged.artifact_uri, "waterfall": logged.waterfall}
@@ -91,7 +98,8 @@ class ExplainAlerts:
         if w.drifted and open_alert is None:
             summary = (f"{w.model} v{w.model_version} relies on its features differently: rank "
                        f"correlation {w.rank_correlation:.2f}, distance {w.distance:.2f}; top now "
-                       f"{', '.join(list(w.mean_abs)[:3])}")
+                       f"{', '.join(list(w.mean_abs)[:3])}"
+                       + (f" ({', '.join(comparison.rules)})" if comparison and comparison.rules else ""))
             alert = Alert.build(summary=summary, starts_at=w.end, **common)  # type: ignore[arg-type]
             self.drifting[w.model] = alert
             return (alert,)

@@ -9,13 +9,25 @@ Each window's mean |SHAP| profile is compared with the training-time profile (lo
 * ``distance`` — the L1 distance of the two profiles, each normalised to sum 1 (0: the same
   shape, 2: disjoint).
 
-Decision (this round): fixed thresholds, ``rank_correlation < min_correlation`` **or**
-``distance > max_distance`` is drift (defaults 0.5 and 0.5, documented in the README). They were
-chosen on the example forest: windows of 25 reference rows score 0.95–0.99 / 0.05–0.09; a
-window whose eight top features are pinned at their training mean (the model must decide on the
-others) scores 0.13 / 0.59. A learned band
-(as :mod:`glasswatch.monitor.thresholds`) is the next step. Windows with fewer than
-``min_explanations`` explanations are not judged.
+Decision: two rules, either one is drift.
+
+* **fixed guard** — ``rank_correlation < min_correlation`` **or** ``distance > max_distance``
+  (defaults 0.5 and 0.5, documented in the README). Chosen on the example forest: windows of
+  25 reference rows score 0.95–0.99 / 0.05–0.09; a window whose eight top features are pinned
+  at their training mean (the model must decide on the others) scores 0.13 / 0.59. It judges
+  every window, so a change in the first windows (before any band is learned) still fires.
+* **learned band** (``band``, :class:`AttributionBand`; ``None`` turns it off) — a
+  :class:`glasswatch.monitor.thresholds.DynamicThreshold` on the distance (upper side) and one on
+  the rank correlation (lower side), learned from this version's own windows like the monitors'
+  dynamic thresholds (warm-up, EWMA, ``k``, hysteresis; floors ``min_std_*`` so a steady profile
+  does not learn a zero-width band). It catches a smaller, lasting change than the guard (say
+  a distance going from 0.07 to 0.3). A window the guard calls drifted is not fed to the bands
+  (so a change is never learned as normal); while a band's alert is open the window is drifted.
+
+:attr:`AttributionComparison.rules` names the rules that fired (``fixed_correlation``,
+``fixed_distance``, ``learned_distance``, ``learned_correlation``) and ``bands`` the learned
+bands in force; the ``attribution_drift`` alert's evidence carries both. Windows with fewer than
+``min_explanations`` explanations are not judged (nor learned).
 
 Examples
 --------
@@ -32,12 +44,14 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Self
+from dataclasses import dataclass, field, replace
+from typing import Literal, Self
 
 from glasswatch.explain.profile import rank_of
+from glasswatch.monitor.thresholds import DynamicThreshold
 
-__all__ = ["AttributionComparison", "AttributionDrift", "normalised_l1", "spearman"]
+__all__ = ["AttributionBand", "AttributionComparison", "AttributionDrift", "Band", "Rule", "normalised_l1",
+           "spearman"]
 
 
 def _average_ranks(values: list[float]) -> list[float]:
@@ -87,6 +101,24 @@ def normalised_l1(a: Mapping[str, float], b: Mapping[str, float]) -> float:
                      for n in names))
 
 
+Rule = Literal["fixed_correlation", "fixed_distance", "learned_distance", "learned_correlation"]
+Band = tuple[float | None, float | None]
+
+
+@dataclass(frozen=True)
+class AttributionBand:
+    """Parameters of the learned bands (:class:`~glasswatch.monitor.thresholds.DynamicThreshold`
+    arguments; ``min_std_*`` are the floors of the distance and the correlation bands)."""
+
+    warmup: int = 10
+    k: float = 4.0
+    alpha: float = 0.05
+    hysteresis: int = 2
+    resolve_after: int = 2
+    min_std_distance: float = 0.02
+    min_std_correlation: float = 0.05
+
+
 @dataclass(frozen=True)
 class AttributionComparison:
     rank_correlation: float
@@ -94,35 +126,87 @@ class AttributionComparison:
     drifted: bool
     features: tuple[str, ...]
     """The features the ranking was compared on."""
+    rules: tuple[Rule, ...] = ()
+    """The rules that called the window drifted (empty when it is not)."""
+    bands: dict[str, Band] = field(default_factory=dict)
+    """The learned bands in force (``distance``: upper, ``rank_correlation``: lower), once armed."""
+
+
+def _threshold(band: AttributionBand, min_std: float, side: Literal["upper", "lower"]) -> DynamicThreshold:
+    return DynamicThreshold(warmup=band.warmup, k=band.k, alpha=band.alpha, hysteresis=band.hysteresis,
+                            resolve_after=band.resolve_after, min_std=min_std, side=side)
 
 
 class AttributionDrift:
-    """Compares window profiles with the training profile (see the module docstring)."""
+    """Compares window profiles with the training profile (see the module docstring).
+
+    >>> d = AttributionDrift({"a": 0.5, "b": 0.3, "c": 0.2}, band=AttributionBand(warmup=5))
+    >>> for _ in range(5):
+    ...     _ = d.update({"a": 0.5, "b": 0.3, "c": 0.2}, explanations=50)
+    >>> d.update({"a": 0.4, "b": 0.3, "c": 0.3}, explanations=50).last.rules  # below the guard
+    ()
+    >>> d.update({"a": 0.4, "b": 0.3, "c": 0.3}, explanations=50).last.rules  # hysteresis 2
+    ('learned_distance',)
+    """
 
     def __init__(self, training: Mapping[str, float], *, min_correlation: float = 0.5,
-                 max_distance: float = 0.5, top: int = 10, min_explanations: int = 20) -> None:
+                 max_distance: float = 0.5, top: int = 10, min_explanations: int = 20,
+                 band: AttributionBand | None = AttributionBand()) -> None:
         self.training = dict(training)
         self.min_correlation = min_correlation
         self.max_distance = max_distance
         self.top = top
         self.min_explanations = min_explanations
+        self.band = band
         self.last: AttributionComparison | None = None
+        self._distance: DynamicThreshold | None = None
+        self._correlation: DynamicThreshold | None = None
+        if band is not None:
+            self._distance = _threshold(band, band.min_std_distance, "upper")
+            self._correlation = _threshold(band, band.min_std_correlation, "lower")
 
     def compare(self, window: Mapping[str, float]) -> AttributionComparison:
+        """The fixed guard's verdict on ``window`` (no learning; the bands are not consulted)."""
         top_train = [n for n, r in rank_of(self.training).items() if r <= self.top]
         top_window = [n for n, r in rank_of(window).items() if r <= self.top]
         features = sorted(n for n in set(top_train) | set(top_window)
                           if self.training.get(n, 0.0) > 0 or window.get(n, 0.0) > 0)  # unused: ties
         corr = spearman(self.training, window, features)
         dist = normalised_l1(self.training, window)
-        drifted = corr < self.min_correlation or dist > self.max_distance
-        return AttributionComparison(corr, dist, drifted, tuple(features))
+        rules: list[Rule] = []
+        if corr < self.min_correlation:
+            rules.append("fixed_correlation")
+        if dist > self.max_distance:
+            rules.append("fixed_distance")
+        return AttributionComparison(corr, dist, bool(rules), tuple(features), tuple(rules))
+
+    def _judge(self, window: Mapping[str, float]) -> AttributionComparison:
+        fixed = self.compare(window)
+        if self._distance is None or self._correlation is None:
+            return fixed
+        if not fixed.drifted:  # a window past the guard is never learned into the bands
+            self._distance.update(fixed.distance)
+            self._correlation.update(fixed.rank_correlation)
+        rules = list(fixed.rules)
+        if self._distance.decision.active:
+            rules.append("learned_distance")
+        if self._correlation.decision.active:
+            rules.append("learned_correlation")
+        bands = {name: th.decision.band for name, th in
+                 (("distance", self._distance), ("rank_correlation", self._correlation))
+                 if th.decision.band != (None, None)}
+        return replace(fixed, drifted=bool(rules), rules=tuple(rules), bands=bands)
 
     def update(self, window: Mapping[str, float], *, explanations: int) -> Self:
         """Judge one window's mean |SHAP| profile (``last`` is ``None`` when too few)."""
-        self.last = self.compare(window) if explanations >= self.min_explanations else None
+        self.last = self._judge(window) if explanations >= self.min_explanations else None
         return self
 
     @property
     def drift_detected(self) -> bool:
         return self.last is not None and self.last.drifted
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """The fixed guard's limits (for the alert's evidence)."""
+        return {"min_correlation": self.min_correlation, "max_distance": self.max_distance}

@@ -18,6 +18,13 @@ last step is the estimator) and returns a :class:`LocalExplainer`:
   :data:`MASKER_TOLERANCE` (float error only). The global RNG is reseeded with ``seed`` before
   every row, so an event gets the same values whatever else is explained with it (replays).
 
+LightGBM models (the scikit-learn API, ``lightgbm.LGBMClassifier`` / ``LGBMRegressor``) are
+trees: ``shap.TreeExplainer`` gives the same values as LightGBM's own ``pred_contrib`` (within
+float error; ``bench/explain.py`` compares their speed). LightGBM replaces whitespace in feature
+names with ``_`` and reports those names as ``feature_names_in_``: fit a bare LightGBM model on
+names without whitespace, or put it in a ``Pipeline`` (whose ``feature_names_in_`` keeps the
+data's names), else its input columns do not match the events' features.
+
 Attributions are per model input column (``feature_names_in_``): a column the model's pipeline
 drops gets 0.
 
@@ -169,7 +176,10 @@ def _tree(model: Any, features: tuple[str, ...]) -> LocalExplainer | None:
         x: Any = np.asarray(pre.transform(rows) if pre is not None else rows, dtype=float)
         if pre is None and hasattr(est, "feature_names_in_"):
             x = pd.DataFrame(x, columns=list(names))  # the estimator was fitted on named columns
-        values, base = _last_class(tree.shap_values(x, check_additivity=False), tree.expected_value)
+        with warnings.catch_warnings():  # shap's note that LightGBM binary output is now one array
+            warnings.filterwarnings("ignore", "LightGBM binary classifier", UserWarning)
+            raw = tree.shap_values(x, check_additivity=False)
+        values, base = _last_class(raw, tree.expected_value)
         outputs = output_fn(x)
         res = []
         for i in range(len(x)):

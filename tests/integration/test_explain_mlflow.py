@@ -27,12 +27,14 @@ from glasswatch.agents.explain_pool import explain_pool
 from glasswatch.agents.explain_runs import MlflowWindowRuns
 from glasswatch.commands import train as train_command
 from glasswatch.commands.context import CommandContext
+from glasswatch.drift.reference import ReferenceCache
 from glasswatch.explain.explainers import TREE_TOLERANCE
 from glasswatch.explain.sampling import SampleRates, sample_reason
 from glasswatch.schemas.alert import Alert, AlertKind
 from glasswatch.settings import Settings
 from glasswatch.training.explain import IMPORTANCE_TAG
 from glasswatch.training.pipeline import TARGET, load_splits
+from glasswatch.training.registry import MlflowReferenceStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300, method="thread")]
 
@@ -210,6 +212,10 @@ def test_sampled_forest_explanations_are_additive_replayable_and_an_unknown_vers
         importance_uri.split("/")[1], "explain/global_importance.png", str(tmp_path)
     )
     assert Path(png).read_bytes()[:4] == b"\x89PNG"
+    # the drift agent's reference store reads the same importance (drift alerts rank by it)
+    store = MlflowReferenceStore(tracking_uri, ReferenceCache(tmp_path / "refs"), predict=False)
+    reference = store.resolve(MODEL, version)
+    assert reference is not None and reference.importance == glob["mean_abs_shap"]
 
     topics = {name: new_topic(prefix=f"explain-{name}") for name in ("predictions", "explanations", "alerts")}
     events = _events(version, datetime.now(UTC) - timedelta(minutes=10))
@@ -347,6 +353,8 @@ def test_inputs_that_make_the_model_lean_on_other_features_raise_attribution_dri
     assert fired.evidence["training_top_features"] == list(training["mean_abs_shap"])[:5]
     assert [f["feature"] for f in fired.evidence["top_features"]] != fired.evidence["training_top_features"]
     assert fired.evidence["rank_correlation"] == windows[2]["rank_correlation"]
+    # the third window: no band learned yet, the fixed guard fires
+    assert fired.evidence["rules"] and all(r.startswith("fixed_") for r in fired.evidence["rules"])
     assert fired.lineage.model_version == forest_version
     # the window's run in MLflow: SHAP bar and beeswarm, the attributions as CSV, and the
     # waterfall of the representative event, linked from the alert

@@ -101,3 +101,21 @@ def test_attribution_drift_fires_when_the_ranking_changes_and_not_on_clean_data(
     assert drift.update(shifted, explanations=50).drift_detected, drift.last
     assert drift.last is not None and drift.last.rank_correlation < 0.5
     assert not drift.update(shifted, explanations=5).drift_detected  # too few to judge
+
+
+def test_a_lightgbm_model_is_a_tree_and_agrees_with_its_own_pred_contrib() -> None:
+    lightgbm = pytest.importorskip("lightgbm")  # a dev dependency (uv.lock)
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(rng.normal(size=(400, 4)), columns=["a", "b", "c", "d"])
+    model = lightgbm.LGBMClassifier(n_estimators=30, verbose=-1, random_state=0).fit(x, x["a"] + x["b"] > 0)
+    ex = explainer_for(model)
+    assert (ex.kind, ex.output) == ("tree", "log_odds")
+    rows = x.head(20)
+    contrib = model.predict(rows, pred_contrib=True)  # per feature, then the expected value
+    raw = model.predict(rows, raw_score=True)
+    for a, own, out in zip(ex.explain(rows), contrib, raw, strict=True):
+        assert [a.values[f] for f in x.columns] == pytest.approx(list(own[:-1]), abs=1e-6)
+        assert a.base_value == pytest.approx(own[-1], abs=1e-6)
+        assert a.model_output == pytest.approx(out, abs=1e-12)
+        assert abs(a.base_value + sum(a.values.values()) - a.model_output) < TREE_TOLERANCE
+    assert max(a.values, key=lambda k: abs(a.values[k])) in {"a", "b"}
