@@ -101,6 +101,10 @@ verify-build:
 fuzz *ARGS:
     uv run --frozen python bench/fuzz.py {{ARGS}}
 
+# detection quality: delay, misses, false alarms per 100k and Evidently beside ours (JSON lines)
+bench-detection *ARGS:
+    uv run --frozen python bench/detection.py {{ARGS}}
+
 # CLI start-up: glasswatch --help against python -c "import typer", as a ratio (JSON)
 bench-cli *ARGS:
     uv run --frozen python bench/cli.py {{ARGS}}
