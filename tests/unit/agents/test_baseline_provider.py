@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import pickle
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,7 +15,7 @@ from typing import Any
 import orjson
 import pandas as pd
 import pytest
-from fake_kafka import FakeChannel, FakeEvent
+from fake_kafka import FakeApp, FakeEvent
 
 from glasswatch.agents.baselines import BaselineProvider, columns_of, pending_versions
 from glasswatch.agents.ingest import process_batch
@@ -238,21 +237,7 @@ class _Msg:
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
-class _App:
-    """The parts of GlasswatchApp the agent touches; the state goes through pickle like the table
-    (so the provider never rides in it)."""
-
-    def __init__(self) -> None:
-        self.settings = Settings()
-        self.dead_letters, self.windows, self.alerts = FakeChannel(), FakeChannel(), FakeChannel()
-        self.stored: dict[str, bytes] = {}
-
-    def read_state(self, key: str) -> PartitionState | None:
-        value = self.stored.get(key)
-        return pickle.loads(value) if value else None  # bytes this test wrote
-
-    def write_state(self, key: str, state: PartitionState, changed: object = None) -> None:
-        self.stored[key] = pickle.dumps(state)
+_App = FakeApp
 
 
 def _events(n: int, change_at: int, version: str = "1") -> list[FakeEvent]:

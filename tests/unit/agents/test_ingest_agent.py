@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,7 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
-from fake_kafka import FakeChannel, FakeEvent
+from fake_kafka import FakeApp, FakeChannel, FakeEvent
 
 import glasswatch.agents.ingest as ingest_agent
 from glasswatch.agents.ingest import process_batch
@@ -27,7 +26,7 @@ from glasswatch.kafka.app import GlasswatchApp, encode_state
 from glasswatch.kafka.state_codec import StateCodec
 from glasswatch.monitor.partition import PartitionState
 from glasswatch.monitor.stats import ModelStats
-from glasswatch.schemas import DeadLetter, Tick
+from glasswatch.schemas import Tick
 from glasswatch.schemas.events import TypedEvent
 from glasswatch.settings import Settings
 
@@ -44,23 +43,7 @@ class _Msg:
     headers: list[tuple[str, bytes]] = field(default_factory=list)
 
 
-class _App:
-    """The parts of GlasswatchApp the agent touches; the state goes through pickle like the table."""
-
-    def __init__(self) -> None:
-        self.settings = Settings()
-        self.dead_letters, self.windows, self.alerts = FakeChannel(), FakeChannel(), FakeChannel()
-        self.stored: dict[str, bytes] = {}
-
-    def read_state(self, key: str) -> PartitionState | None:
-        value = self.stored.get(key)
-        return pickle.loads(value) if value else None  # bytes this test wrote
-
-    def write_state(self, key: str, state: PartitionState, changed: object = None) -> None:
-        self.stored[key] = pickle.dumps(state)
-
-    def letters(self) -> list[DeadLetter]:
-        return [DeadLetter.model_validate_json(v) for _, v in self.dead_letters.sent]
+_App = FakeApp
 
 
 def _pred(i: int, **features: Any) -> bytes:
