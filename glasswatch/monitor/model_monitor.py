@@ -26,8 +26,11 @@ baseline while firing).
 
 **Baselines.** Without a reference every band and detector learns its baseline from its first
 ``warmup`` windows. Given a :data:`~glasswatch.monitor.baselines.BaselineLookup`,
-:meth:`ModelMonitor.update_many` asks it once per model version it meets (the last
-:data:`MAX_VERSIONS` versions are remembered) and :meth:`ModelMonitor.rebaseline` arms the
+:meth:`ModelMonitor.update_many` asks it about each model version it meets, until the version has
+a baseline (at most once per version per call; versions with one are remembered, the last
+:data:`MAX_VERSIONS` of them, so a version without a reference costs the monitor no state: the
+lookup's own cache answers it, a version registered later is picked up, and a worker and a replay
+without any lookup hold equal state) and :meth:`ModelMonitor.rebaseline` arms the
 feature and prediction signals, the category mixes and the anomaly scorer from that version's
 reference (no warm-up; conditions open under the old baseline resolve). A version without a
 reference keeps the baseline in force. :meth:`ModelMonitor.accept` takes the current level of the
@@ -137,7 +140,8 @@ class ModelMonitor:
         self._open: dict[str, _Open] = {}
         self.reference: tuple[str, str] | None = None
         """(version, digest) of the reference baseline in force, ``None`` while learned."""
-        self._versions: dict[str, str | None] = {}
+        self._versions: dict[str, str] = {}
+        """Version -> digest of the versions met that had a reference (bounded)."""
         self.accepted: list[str] = []
 
     def __getstate__(self) -> dict[str, Any]:
@@ -186,13 +190,20 @@ class ModelMonitor:
         windows = self.windows
         model = self.spec.model
         versions = self._versions
+        asked: set[str] = set()  # versions without a baseline: asked once per call
         for rec in records:
             ev = rec.event
             if isinstance(ev, LabelEvent):
                 continue
             if ev.model != model:
                 raise ValueError(f"event of model {ev.model!r} fed to the monitor of {model!r}")
-            if baselines is not None and isinstance(ev, PredictionEvent) and ev.model_version not in versions:
+            if (
+                baselines is not None
+                and isinstance(ev, PredictionEvent)
+                and ev.model_version not in versions
+                and ev.model_version not in asked
+            ):
+                asked.add(ev.model_version)
                 alerts.extend(self._meet_version(ev.model_version, baselines, rec))
             scorer = self.scorer
             t = windows.accept(rec)
@@ -214,10 +225,12 @@ class ModelMonitor:
 
     def _meet_version(self, version: str, lookup: BaselineLookup, rec: Located) -> list[Alert]:
         found = lookup(self.spec.model, version)
-        self._versions[version] = found.digest if found is not None else None
+        if found is None:
+            return []
+        self._versions[version] = found.digest
         while len(self._versions) > MAX_VERSIONS:
             del self._versions[next(iter(self._versions))]
-        if found is None or self.reference == (found.version, found.digest):
+        if self.reference == (found.version, found.digest):
             return []
         offsets = (OffsetRange(topic=rec.coord.topic, partition=rec.coord.partition,
                                first=rec.coord.offset, last=rec.coord.offset),)  # fmt: skip

@@ -114,10 +114,20 @@ def test_lookup_once_per_version_bounded_and_rebaseline_on_a_new_version(
                                 event_time=t, features={"x0": 0.0}), Coord("predictions", 0, 10_000 + i))
         for i in range(3 * MAX_VERSIONS)
     ]  # fmt: skip
-    mon.update_many(hostile, lookup)
-    assert len(calls) == 1 + 3 * MAX_VERSIONS  # one lookup per new version...
-    assert len(mon._versions) == MAX_VERSIONS  # ...remembered in bounded memory
+    mon.update_many(hostile + hostile, lookup)
+    assert len(calls) == 1 + 3 * MAX_VERSIONS  # one lookup per new version and call...
+    assert list(mon._versions) == ["1"]  # ...and a version without a reference costs no state
     assert mon.reference == ("1", "ref")  # versions without a reference keep the baseline
+    plain = ModelMonitor(spec())
+    feed(plain, simulate(3_000, seed=1), baselines=lambda m, v: None)
+    bare = ModelMonitor(spec())
+    feed(bare, simulate(3_000, seed=1))
+    assert plain.state_digest() == bare.state_digest()  # a lookup that finds nothing changes nothing
+    many = [Located(PredictionEvent(model="m", model_version=f"r{i}", prediction_id=f"r{i}",
+                                    event_time=t, features={"x0": 0.0}), Coord("predictions", 0, 20_000 + i))
+            for i in range(3 * MAX_VERSIONS)]  # fmt: skip
+    mon.update_many(many, lambda m, v: Baseline(m, v, v, 1000, {}))  # every version has one
+    assert len(mon._versions) == MAX_VERSIONS  # remembered in bounded memory
     restored = pickle.loads(pickle.dumps(mon))
     assert restored.state_digest() == mon.state_digest()
 
