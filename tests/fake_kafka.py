@@ -10,11 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from glasswatch.monitor.partition import PartitionState
 from glasswatch.schemas import DeadLetter
 from glasswatch.settings import Settings
+
+
+@dataclass
+class FakeMessage:
+    """A Kafka message's coordinates, key and headers as the agent reads them."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None = None
+    headers: Sequence[tuple[str, bytes]] = ()
 
 
 class FakeEvent:

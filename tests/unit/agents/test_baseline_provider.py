@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import orjson
 import pandas as pd
 import pytest
-from fake_kafka import FakeApp, FakeEvent
+from fake_kafka import FakeApp, FakeEvent, FakeMessage
 
 from glasswatch.agents.baselines import BaselineProvider, columns_of, pending_versions
 from glasswatch.agents.ingest import process_batch
@@ -228,13 +227,7 @@ def test_a_missing_reference_file_is_a_warning_not_a_crash(
 AUTH = TickAuth(b"s" * 32)
 
 
-@dataclass
-class _Msg:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None = None
-    headers: tuple[tuple[str, bytes], ...] = ()
+_Msg = FakeMessage
 
 
 _App = FakeApp

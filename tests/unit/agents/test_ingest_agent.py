@@ -8,13 +8,12 @@ import asyncio
 import gc
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
-from fake_kafka import FakeApp, FakeChannel, FakeEvent
+from fake_kafka import FakeApp, FakeChannel, FakeEvent, FakeMessage
 
 import glasswatch.agents.ingest as ingest_agent
 from glasswatch.agents.ingest import process_batch
@@ -34,13 +33,7 @@ NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 AUTH = TickAuth(b"s" * 32)
 
 
-@dataclass
-class _Msg:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None = None
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
+_Msg = FakeMessage
 
 
 _App = FakeApp
