@@ -31,6 +31,12 @@ Per poll of the predictions topic:
    ``attribution_drift`` fires or resolves on the alerts topic. Late explanations of a closed
    window are counted ``late``.
 
+With ``labels_topic`` the process also reads the labels topic and explains the model's *loss*
+on labelled sampled predictions (:mod:`glasswatch.agents.explain_labels`): ``attribution_drift``
+with basis ``loss`` when a feature that helped at training time stopped helping — what a concept
+change with the same inputs does, which the output attributions above cannot see. Only
+predictions from the predictions topic and labels from the labels topic are taken.
+
 The explanations topic is created when missing (``partitions``, a week's retention).
 Offsets are committed after each poll: explanations are best effort (a crash loses those in
 flight); a replay of the same offsets explains the same predictions with the same values (the
@@ -55,6 +61,7 @@ import pandas as pd
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from glasswatch.agents.explain_labels import DEFAULT_MAX_AWAITING, LossBasis, LossStats, LossTask
 from glasswatch.agents.explain_models import ModelResolver, ResolvedModel, Unavailable
 from glasswatch.agents.explain_pool import ExplainBatch, explain_pool, explain_rows, warm_explain_pool
 from glasswatch.agents.explain_runs import LoggedWindow, WindowRuns
@@ -63,6 +70,7 @@ from glasswatch.errors import BrokerError, TrackingError
 from glasswatch.explain.alerts import ExplainAlerts
 from glasswatch.explain.anomalies import AnomalySampler
 from glasswatch.explain.attribution_drift import AttributionDrift
+from glasswatch.explain.loss_drift import LossAttributionDrift, LossProfile
 from glasswatch.explain.plots import WindowRow, representative
 from glasswatch.explain.profile import AttributionProfile
 from glasswatch.explain.sampling import SampleRates, sample_reason
@@ -71,7 +79,7 @@ from glasswatch.kafka.admin import TopicSpec, ensure_topics
 from glasswatch.kafka.alert_publisher import alert_record
 from glasswatch.monitor.partition import SpecLookup, default_spec
 from glasswatch.schemas.alert import Alert
-from glasswatch.schemas.events import PredictionEvent
+from glasswatch.schemas.events import LabelEvent, PredictionEvent
 from glasswatch.schemas.explanation import AttributionWindow, Explanation, SampleReason
 
 __all__ = ["ExplainRuntime", "ExplainStats"]
@@ -100,6 +108,8 @@ class ExplainStats:
     alerts: int = 0
     cpu_s: float = 0.0
     """CPU seconds the explainers took in the pool."""
+    loss: LossStats = field(default_factory=LossStats)
+    """The loss basis (labels joined, loss explanations, windows; its own CPU seconds)."""
     started: float = field(default_factory=time.monotonic)
 
 
@@ -143,6 +153,9 @@ class ExplainRuntime:
         runs: WindowRuns | None = None,
         max_rows_per_window: int = 2000,
         spec_for: SpecLookup | None = default_spec,
+        labels_topic: str | None = None,
+        max_awaiting: int = DEFAULT_MAX_AWAITING,
+        loss_drift_for: Callable[[LossProfile], LossAttributionDrift] = LossAttributionDrift,
     ) -> None:
         self.bootstrap = bootstrap
         self.predictions_topic = predictions_topic
@@ -168,7 +181,11 @@ class ExplainRuntime:
         self.pool: Executor = pool or explain_pool(workers)
         self.stats = ExplainStats()
         self.alerter = ExplainAlerts()
-        self._tasks: asyncio.Queue[_Task] = asyncio.Queue()
+        self.labels_topic = labels_topic
+        """``None``: no loss basis (labels are not read)."""
+        self.loss = LossBasis(pool=self.pool, alerter=self.alerter, window=self.window, seed=seed,
+                              max_awaiting=max_awaiting, drift_for=loss_drift_for, stats=self.stats.loss)
+        self._tasks: asyncio.Queue[_Task | LossTask] = asyncio.Queue()
         self._windows: dict[_Key, _Windows] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -181,9 +198,9 @@ class ExplainRuntime:
         await ensure_topics(self.bootstrap, [TopicSpec(self.explanations_topic, self.partitions,
                                                        config={"retention.ms": week})])
         try:
-            self._producer, self._consumer = await start_clients(
-                self.bootstrap, self.predictions_topic, self.group_id, what="explain"
-            )
+            topics = (self.predictions_topic, *([self.labels_topic] if self.labels_topic else []))
+            self._producer, self._consumer = await start_clients(self.bootstrap, topics, self.group_id,
+                                                                 what="explain")
         except BrokerError:
             await self.close()  # the pools too
             raise
@@ -224,7 +241,10 @@ class ExplainRuntime:
                 self.stats.records += 1
                 now = datetime.fromtimestamp(rec.timestamp / 1000, tz=UTC)
                 for event in decode(rec.value, now=now).events:
-                    if not isinstance(event, PredictionEvent):
+                    if isinstance(event, LabelEvent) and tp.topic == self.labels_topic:
+                        self.loss.label(event, sample_reason(event.prediction_id,
+                                                             self.rates.rate(event.model)) is not None)
+                    if not isinstance(event, PredictionEvent) or tp.topic != self.predictions_topic:
                         continue
                     self.stats.predictions += 1
                     flagged = self.anomalies is not None and self.anomalies.update(
@@ -237,6 +257,7 @@ class ExplainRuntime:
                         groups.setdefault((event.model, event.model_version), []).append((event, reason))
         for key in sorted(groups):
             await self._submit(key, groups[key])
+        self._submit_losses()
         if batch:
             with contextlib.suppress(CommitFailedError, KafkaError):
                 await self._consumer.commit()
@@ -269,6 +290,12 @@ class ExplainRuntime:
                                       frame, self.seed)
         self._tasks.put_nowait(_Task(resolved, kept, asyncio.ensure_future(future)))
 
+    def _submit_losses(self) -> None:
+        """The joined label pairs to the pool, within the ``max_pending`` budget."""
+        if self.loss.ready:
+            for task in self.loss.tasks(self.max_pending - self._tasks.qsize()):
+                self._tasks.put_nowait(task)
+
     # -- results ------------------------------------------------------------------------------
     async def _results(self) -> None:
         while True:
@@ -276,27 +303,39 @@ class ExplainRuntime:
             try:
                 await self._handle(task)
             except Exception:  # one bad batch must not stop the others
-                self.stats.failures += len(task.events)
+                if isinstance(task, LossTask):
+                    self.stats.loss.failures += len(task.pairs)
+                else:
+                    self.stats.failures += len(task.events)
                 log.exception("explain: a batch of %s v%s failed", task.resolved.model, task.resolved.version)
             finally:
                 self._tasks.task_done()
 
     async def drain(self) -> None:
         """Wait until every submitted batch is published (shutdown; needs :meth:`run`'s consumer
-        of results, else use :meth:`drain_results`)."""
+        of results, else use :meth:`drain_results`); label pairs joined meanwhile are explained."""
         await self._tasks.join()
+        while self.loss.ready:
+            self._submit_losses()
+            await self._tasks.join()
 
     async def drain_results(self) -> None:
         """Publish the results of every submitted batch, in order, from the caller's task (for a
         caller driving :meth:`poll` itself, as tests and benchmarks do)."""
-        while not self._tasks.empty():
+        while not self._tasks.empty() or self.loss.ready:
+            self._submit_losses()
+            if self._tasks.empty():
+                break  # the pairs were not submitted (unprofiled versions)
             task = self._tasks.get_nowait()
             try:
                 await self._handle(task)
             finally:
                 self._tasks.task_done()
 
-    async def _handle(self, task: _Task) -> None:
+    async def _handle(self, task: _Task | LossTask) -> None:
+        if isinstance(task, LossTask):
+            await self._publish_alerts(await self.loss.handle(task))
+            return
         result = await task.future
         self.stats.cpu_s += result.cpu_s
         r = task.resolved
@@ -313,6 +352,8 @@ class ExplainRuntime:
                             {f: float(v) for f, v in (event.features or {}).items()
                              if f in a.values and _finite_number(v)})
             await self._add_to_window(r, event.event_time, row)
+            if self.labels_topic and reason == "sampled":
+                self.loss.explained(r, event)
 
     def _window_start(self, t: datetime) -> datetime:
         step = self.window.total_seconds()
@@ -342,6 +383,7 @@ class ExplainRuntime:
             w = self._windows[key]
             for s in sorted(w.open):
                 await self._close(_Named(*key), w, s)
+        await self._publish_alerts(self.loss.flush())
 
     async def _close(self, r: ResolvedModel | _Named, w: _Windows, start: datetime) -> None:
         profile = w.open.pop(start)

@@ -5,10 +5,13 @@ version's ``models:/<model>/<version>`` artifacts downloaded under ``cache_dir``
 with the scikit-learn flavour (to check they load and to read the input columns), the
 training-time mean |SHAP| profile (version tag ``glasswatch.explain.importance``, see
 :mod:`glasswatch.training.explain`) and a background sample of the version's reference data
-(for the masker explainer). Anything that fails — no such version, another flavour, an import
-error, an unreachable server — gives :class:`Unavailable` with the reason; both outcomes are
-remembered (LRU, ``max_models``), so an unavailable version is not asked about on every event
-(and raises one ``model_unavailable`` alert). Blocking: call it from a thread.
+(for the masker explainer) with, when the reference has its target column, the labels of those
+rows (``background_labels``, same order: the training-time loss profile of
+:mod:`glasswatch.explain.loss_drift` is computed on them). Anything that fails — no such
+version, another flavour, an import error, an unreachable server — gives :class:`Unavailable`
+with the reason; both outcomes are remembered (LRU, ``max_models``), so an unavailable version
+is not asked about on every event (and raises one ``model_unavailable`` alert). Blocking: call
+it from a thread.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ class ResolvedModel:
     training_profile: dict[str, float] | None = None
     background: pd.DataFrame | None = field(default=None, repr=False)
     run_id: str | None = None
+    background_labels: tuple[object, ...] | None = field(default=None, repr=False)
+    """The reference's target of the ``background`` rows (same order), ``None`` without one."""
 
 
 @dataclass(frozen=True)
@@ -98,13 +103,13 @@ class MlflowModelResolver:
         features = tuple(str(n) for n in names)
         tags = dict(mv.tags or {})
         tree = is_tree_model(fitted)
-        background = self._background(model, version, features)
+        background, labels = self._background(model, version, features)
         if not tree and background is None:
             raise ValueError("a non-tree model is explained against its reference data, and this "
                              "version has no reference with its input columns")
         return ResolvedModel(model=model, version=str(version), model_dir=str(local), features=features,
                              tree=tree, training_profile=self._profile(client, tags),
-                             background=background, run_id=mv.run_id)
+                             background=background, run_id=mv.run_id, background_labels=labels)
 
     def _profile(self, client: Any, tags: dict[str, str]) -> dict[str, float] | None:
         from glasswatch.training.explain import IMPORTANCE_TAG
@@ -118,7 +123,8 @@ class MlflowModelResolver:
             doc = json.loads(Path(local).read_text(encoding="utf-8"))
         return {str(k): float(v) for k, v in doc["mean_abs_shap"].items()}
 
-    def _background(self, model: str, version: str, features: tuple[str, ...]) -> pd.DataFrame | None:
+    def _background(self, model: str, version: str, features: tuple[str, ...]
+                    ) -> tuple[pd.DataFrame | None, tuple[object, ...] | None]:
         from glasswatch.drift.reference import ReferenceCache
         from glasswatch.training.registry import MlflowReferenceStore
 
@@ -126,10 +132,11 @@ class MlflowModelResolver:
                                      predict=False)
         ref = store.resolve(model, version)
         if ref is None or not set(features) <= set(ref.data.columns):
-            return None
-        data = ref.data[list(features)]
-        n = min(self.background_rows, len(data))
-        return data.sample(n=n, random_state=self.seed).reset_index(drop=True)
+            return None, None
+        n = min(self.background_rows, len(ref.data))
+        rows = ref.data.sample(n=n, random_state=self.seed).reset_index(drop=True)  # same rows as [features]
+        labels = tuple(rows[ref.target].tolist()) if ref.target in rows.columns else None
+        return rows[list(features)], labels
 
 
 def _safe(name: str) -> str:

@@ -5,7 +5,10 @@ Workers are spawned (no forked event loop or Kafka client) at a lower CPU priori
 same machine is not) and warmed by importing shap and scikit-learn. Each worker keeps the
 explainers of the last :data:`MAX_EXPLAINERS` model versions it was asked about (loaded from the
 model's local MLflow directory, which the parent downloaded and checked). :func:`explain_rows`
-is the picklable entry point; it reports the CPU seconds it took.
+is the picklable entry point; it reports the CPU seconds it took. :func:`explain_losses`
+explains the loss of labelled rows (:mod:`glasswatch.explain.loss`, its explainers cached the
+same way) and :func:`training_loss_profile` computes a version's training-time loss profile on
+the labelled background rows (once per resolved version, the runtime asks).
 """
 
 from __future__ import annotations
@@ -24,12 +27,16 @@ import pandas as pd
 
 from glasswatch.agents.drift_pool import JOB_NICENESS
 from glasswatch.explain.explainers import Attribution, LocalExplainer, explainer_for
+from glasswatch.explain.loss import LossAttribution, LossExplainer, loss_explainer_for
+from glasswatch.explain.loss_drift import LossProfile
 from glasswatch.schemas.explanation import ExplainerKind
 
-__all__ = ["MAX_EXPLAINERS", "ExplainBatch", "explain_pool", "explain_rows", "warm_explain_pool"]
+__all__ = ["MAX_EXPLAINERS", "ExplainBatch", "LossBatch", "explain_losses", "explain_pool", "explain_rows",
+           "training_loss_profile", "warm_explain_pool"]
 
 MAX_EXPLAINERS = 4
 _EXPLAINERS: OrderedDict[str, LocalExplainer] = OrderedDict()
+_LOSS_EXPLAINERS: OrderedDict[str, LossExplainer] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,13 @@ class ExplainBatch:
     kind: ExplainerKind
     output: str
     attributions: list[Attribution]
+    cpu_s: float
+
+
+@dataclass(frozen=True)
+class LossBatch:
+    attributions: list[LossAttribution | None]
+    """One per row; ``None`` where the model does not know the label."""
     cpu_s: float
 
 
@@ -61,16 +75,19 @@ def warm_explain_pool() -> bool:
     return True
 
 
+def _load(model_dir: str) -> object:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import mlflow.sklearn
+
+        return mlflow.sklearn.load_model(model_dir)
+
+
 def _explainer(model_dir: str, background: pd.DataFrame | None, seed: int) -> LocalExplainer:
     key = f"{model_dir}\x1f{seed}"
     known = _EXPLAINERS.get(key)
     if known is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import mlflow.sklearn
-
-            model = mlflow.sklearn.load_model(model_dir)
-        known = explainer_for(model, background, seed=seed)
+        known = explainer_for(_load(model_dir), background, seed=seed)
         _EXPLAINERS[key] = known
         while len(_EXPLAINERS) > MAX_EXPLAINERS:
             _EXPLAINERS.popitem(last=False)
@@ -86,3 +103,36 @@ def explain_rows(
     explainer = _explainer(model_dir, background, seed)
     attributions = explainer.explain(rows)
     return ExplainBatch(explainer.kind, explainer.output, attributions, time.process_time() - started)
+
+
+def _loss_explainer(model_dir: str, background: pd.DataFrame, seed: int) -> LossExplainer:
+    key = f"{model_dir}\x1f{seed}"
+    known = _LOSS_EXPLAINERS.get(key)
+    if known is None:
+        known = _LOSS_EXPLAINERS[key] = loss_explainer_for(_load(model_dir), background, seed=seed)
+        while len(_LOSS_EXPLAINERS) > MAX_EXPLAINERS:
+            _LOSS_EXPLAINERS.popitem(last=False)
+    _LOSS_EXPLAINERS.move_to_end(key)
+    return known
+
+
+def explain_losses(
+    model_dir: str, background: pd.DataFrame, rows: pd.DataFrame, labels: list[object], seed: int
+) -> LossBatch:
+    """Pool entry point: the loss contributions of labelled ``rows``, in order."""
+    started = time.process_time()
+    attributions = _loss_explainer(model_dir, background, seed).explain(rows, labels)
+    return LossBatch(attributions, time.process_time() - started)
+
+
+def training_loss_profile(
+    model_dir: str, background: pd.DataFrame, labels: tuple[object, ...], seed: int
+) -> LossProfile:
+    """Pool entry point: the mean signed loss contribution per feature (and its standard error)
+    on the labelled background rows of the reference (rows with a label the model does not
+    know are left out)."""
+    profile = LossProfile()
+    for a in _loss_explainer(model_dir, background, seed).explain(background, list(labels)):
+        if a is not None:
+            profile.update(a.values)
+    return profile

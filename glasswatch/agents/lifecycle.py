@@ -1,7 +1,8 @@
 """What the plain-aiokafka processes share (drift, explain): their Kafka clients and their run.
 
-:func:`start_clients` starts an idempotent ``acks=all`` producer and a consumer of one topic in a
-consumer group that commits by hand (``enable_auto_commit=False``, from the earliest offset when
+:func:`start_clients` starts an idempotent ``acks=all`` producer and a consumer of one topic (or
+several: a started aiokafka consumer must not change its subscription) in a consumer group that
+commits by hand (``enable_auto_commit=False``, from the earliest offset when
 the group is new); a broker that cannot be reached is one :class:`BrokerError` naming the
 process, with whatever was started stopped again. :func:`stop_clients` stops them, quietly when
 they are already gone. :func:`run_until_signal` runs a process's ``run(stop)`` until SIGTERM or
@@ -27,11 +28,12 @@ log = logging.getLogger(__name__)
 
 
 async def start_clients(
-    bootstrap: str, topic: str, group_id: str, *, what: str
+    bootstrap: str, topic: str | tuple[str, ...], group_id: str, *, what: str
 ) -> tuple[AIOKafkaProducer, AIOKafkaConsumer]:
-    """A started producer and a started consumer of ``topic`` in ``group_id``."""
+    """A started producer and a started consumer of ``topic`` (one or several) in ``group_id``."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group_id,
+    topics = (topic,) if isinstance(topic, str) else topic
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=group_id,
                                 enable_auto_commit=False, auto_offset_reset="earliest")  # fmt: skip
     try:
         await producer.start()

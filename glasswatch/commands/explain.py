@@ -4,7 +4,8 @@ Consumes the predictions topic in its own consumer group, explains a determinist
 predictions with SHAP in a spawned process pool and publishes explanations, window attribution
 profiles (``topics.explanations``; each window also an MLflow run with its SHAP plots and CSV,
 :mod:`glasswatch.agents.explain_runs`) and ``model_unavailable`` / ``attribution_drift`` alerts
-(``topics.alerts``); see :mod:`glasswatch.agents.explain`.
+(``topics.alerts``); it also reads ``topics.labels`` and explains the loss of labelled sampled
+predictions (``attribution_drift`` with basis ``loss``); see :mod:`glasswatch.agents.explain`.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def run_explain_agent(
     uri = tracking_uri or settings.mlflow.tracking_uri
     runtime = ExplainRuntime(
         bootstrap=settings.kafka.bootstrap, predictions_topic=settings.topics.predictions,
+        labels_topic=settings.topics.labels,
         explanations_topic=settings.topics.explanations, alerts_topic=settings.topics.alerts,
         resolver=MlflowModelResolver(uri, cache_dir), runs=MlflowWindowRuns(uri),
         rates=SampleRates(rates, default=rate), group_id=group_id, workers=workers,

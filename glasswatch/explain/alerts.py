@@ -7,6 +7,13 @@ Every alert about a model carries the window's top features (mean |SHAP|, mean s
 ``attribution_drift`` also says which rule fired (``evidence.rules``: the fixed guard and / or
 the learned band, :mod:`glasswatch.explain.attribution_drift`) and the learned bands in force.
 
+``attribution_drift`` has two bases, told apart by ``evidence.basis`` and by the signal (so both
+can be open at once): ``output`` (signal ``attributions``, the window's mean |SHAP| profile of
+the model's output) and ``loss`` (signal ``loss_attributions``, :meth:`ExplainAlerts.loss_window`:
+labelled events whose loss contributions show a feature that helped at training time stopped
+helping, :mod:`glasswatch.explain.loss_drift`; evidence ``turned`` with the training and window
+means).
+
 Examples
 --------
 >>> from datetime import datetime, timezone
@@ -18,14 +25,16 @@ Examples
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from glasswatch.explain.attribution_drift import AttributionComparison
+from glasswatch.explain.loss_drift import LossComparison, LossProfile
 from glasswatch.schemas.alert import Alert, AlertKind, AlertStatus, Lineage, Severity
 from glasswatch.schemas.explanation import AttributionWindow
 
-__all__ = ["TOP_FEATURES", "ExplainAlerts", "LoggedArtifacts", "top_features"]
+__all__ = ["TOP_FEATURES", "ExplainAlerts", "LoggedArtifacts", "LossWindow", "top_features"]
 
 TOP_FEATURES = 5
 
@@ -49,12 +58,25 @@ def top_features(window: AttributionWindow, n: int = TOP_FEATURES) -> list[dict[
             for f, v in list(window.mean_abs.items())[:n]]
 
 
+@dataclass(frozen=True)
+class LossWindow:
+    """One closed event-time window of a version's loss contributions, as judged."""
+
+    model: str
+    model_version: str
+    start: datetime
+    end: datetime
+    profile: LossProfile
+    comparison: LossComparison
+
+
 class ExplainAlerts:
-    """Open conditions of the explain process (one per model version / per model)."""
+    """Open conditions of the explain process (one per model version / per model and basis)."""
 
     def __init__(self) -> None:
         self.unavailable: set[tuple[str, str]] = set()
         self.drifting: dict[str, Alert] = {}
+        self.loss_drifting: dict[str, Alert] = {}
 
     def model_unavailable(self, model: str, version: str, reason: str, at: datetime) -> tuple[Alert, ...]:
         """One alert per ``(model, version)`` for as long as this process runs."""
@@ -87,6 +109,7 @@ class ExplainAlerts:
             "feature_importance_ranks": w.rank,
             "rules": list(comparison.rules) if comparison else [],
             "bands": {k: list(v) for k, v in comparison.bands.items()} if comparison else {},
+            "basis": "output",
         }
         if logged is not None:
             evidence |= {"artifacts": logged.artifact_uri, "waterfall": logged.waterfall}
@@ -106,6 +129,39 @@ class ExplainAlerts:
         if not w.drifted and open_alert is not None:
             del self.drifting[w.model]
             return (Alert.build(summary=f"{w.model} relies on its features as at training again",
+                                starts_at=open_alert.starts_at, status=AlertStatus.RESOLVED,
+                                ends_at=w.end, **common),)  # type: ignore[arg-type]
+        return ()
+
+    def loss_window(self, w: LossWindow, thresholds: dict[str, float]) -> tuple[Alert, ...]:
+        """The alert transition of one judged loss window: ``attribution_drift`` with basis
+        ``loss`` fires when a feature turned, resolves at the first judged clean window."""
+        open_alert = self.loss_drifting.get(w.model)
+        window_means = w.profile.mean
+        turned = [{"feature": t.feature, "training_mean": t.training_mean, "window_mean": t.window_mean,
+                   "z": t.z, "hurts": t.hurts} for t in w.comparison.turned]
+        evidence: dict[str, Any] = {
+            "basis": "loss", "turned": turned, "labelled": w.comparison.labelled,
+            "thresholds": thresholds,
+            "window": {"start": w.start.isoformat(), "end": w.end.isoformat()},
+            "window_mean_loss_contribution": {f: window_means[f] for f in sorted(
+                window_means, key=lambda f: -abs(window_means[f]))[:2 * TOP_FEATURES]},
+        }
+        common = {"kind": AlertKind.ATTRIBUTION_DRIFT, "severity": Severity.WARNING, "model": w.model,
+                  "signal": "loss_attributions", "labels": {"model_version": w.model_version},
+                  "evidence": evidence, "lineage": Lineage(model_version=w.model_version)}
+        if w.comparison.drifted and open_alert is None:
+            names = ", ".join(f"{t.feature} ({t.training_mean:+.3g} -> {t.window_mean:+.3g})"
+                              for t in w.comparison.turned[:3])
+            summary = (f"{w.model} v{w.model_version}: features that lowered the loss at training "
+                       f"stopped helping: {names} (mean loss contribution; {w.comparison.labelled} "
+                       "labelled events)")
+            alert = Alert.build(summary=summary, starts_at=w.end, **common)  # type: ignore[arg-type]
+            self.loss_drifting[w.model] = alert
+            return (alert,)
+        if not w.comparison.drifted and open_alert is not None:
+            del self.loss_drifting[w.model]
+            return (Alert.build(summary=f"{w.model}: its features lower the loss as at training again",
                                 starts_at=open_alert.starts_at, status=AlertStatus.RESOLVED,
                                 ends_at=w.end, **common),)  # type: ignore[arg-type]
         return ()

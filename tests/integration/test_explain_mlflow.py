@@ -1,6 +1,7 @@
 """The explain process against a real MLflow server and a real broker: a forest trained by
 ``glasswatch train --estimator forest``, sampled explanations on the topic (additive), one
-``model_unavailable`` for a version that cannot be loaded, and a replay that explains alike."""
+``model_unavailable`` for a version that cannot be loaded, a replay that explains alike, and the
+loss basis: labels that come to depend on another feature raise ``attribution_drift``."""
 
 from __future__ import annotations
 
@@ -9,16 +10,20 @@ import json
 import shutil
 import subprocess
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import mlflow.sklearn
+import numpy as np
 import pandas as pd
 import pytest
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
+from sklearn.ensemble import RandomForestClassifier
 from typer.testing import CliRunner
 
 from glasswatch.agents.explain import ExplainRuntime
@@ -32,9 +37,11 @@ from glasswatch.explain.explainers import TREE_TOLERANCE
 from glasswatch.explain.sampling import SampleRates, sample_reason
 from glasswatch.schemas.alert import Alert, AlertKind
 from glasswatch.settings import Settings
+from glasswatch.training.datasets import register_reference
 from glasswatch.training.explain import IMPORTANCE_TAG
 from glasswatch.training.pipeline import TARGET, load_splits
 from glasswatch.training.registry import MlflowReferenceStore
+from glasswatch.training.tracking import import_pyfunc_quietly
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300, method="thread")]
 
@@ -168,7 +175,10 @@ async def _explain(
     group: str,
     rate: float = RATE,
     runs: MlflowWindowRuns | None = None,
+    pool: ProcessPoolExecutor | None = None,
 ) -> ExplainRuntime:
+    """Run the explain process over the topics until it read ``n`` records; ``pool``: a shared
+    explain pool (left running), else one of its own."""
     runtime = ExplainRuntime(
         bootstrap=bootstrap,
         predictions_topic=topics["predictions"],
@@ -177,10 +187,11 @@ async def _explain(
         resolver=MlflowModelResolver(tracking_uri, cache),
         rates=SampleRates(default=rate),
         group_id=group,
-        pool=explain_pool(1),
+        pool=pool or explain_pool(1),
         window_s=60.0,
         poll_timeout=0.5,
         runs=runs,
+        labels_topic=topics.get("labels"),
     )
     await runtime.start()
     try:
@@ -191,7 +202,8 @@ async def _explain(
         await runtime.flush()
     finally:
         await runtime.close()
-        runtime.pool.shutdown(wait=True)
+        if pool is None:
+            runtime.pool.shutdown(wait=True)
     return runtime
 
 
@@ -380,3 +392,116 @@ def test_inputs_that_make_the_model_lean_on_other_features_raise_attribution_dri
     assert (
         (table["base_value"] + table[shap_cols].sum(axis=1) - table["model_output"]).abs() < TREE_TOLERANCE
     ).all()
+
+
+CONCEPT_MODEL = "explain-concept-forest"
+
+
+def _concept_frame(seed: int, n: int) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """i.i.d. inputs a..d; labels that depend on ``a`` and, the moved concept, on ``b``."""
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame(rng.normal(size=(n, 4)), columns=list("abcd"))
+    noise = rng.normal(scale=0.3, size=n)
+    return x, (x["a"] + noise > 0).astype(int), (x["b"] + noise > 0).astype(int)
+
+
+@pytest.fixture(scope="module")
+def concept_version(mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A 30-tree forest of y ~ a, registered with a labelled reference (no importance tag: the
+    output basis is off, only the loss basis judges)."""
+    import mlflow
+
+    tmp = tmp_path_factory.mktemp("concept")
+    x, y, _ = _concept_frame(0, 2000)
+    forest = RandomForestClassifier(n_estimators=30, min_samples_leaf=5, random_state=0).fit(x, y)
+    mlflow.set_tracking_uri(mlflow_server)
+    try:
+        import_pyfunc_quietly()
+        mlflow.set_experiment("it-explain-loss")
+        with mlflow.start_run():
+            info = mlflow.sklearn.log_model(
+                forest, name="model", signature=infer_signature(x, forest.predict_proba(x)),
+                pip_requirements=["scikit-learn"], skops_trusted_types=["sklearn.tree._tree.Tree"])
+        version = str(mlflow.register_model(info.model_uri, CONCEPT_MODEL).version)
+        reference, ref_y, _ = _concept_frame(1, 300)
+        path = tmp / "reference.csv"
+        reference.assign(target=ref_y).to_csv(path, index=False)
+        register_reference(MlflowClient(mlflow_server), CONCEPT_MODEL, version, path, target="target")
+    finally:
+        mlflow.set_tracking_uri(None)
+    return version
+
+
+def _labelled_stream(
+    version: str, t0: datetime, moved: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Two event-time minutes from ``t0``: 60 predictions, then 100 whose labels follow ``b`` when
+    ``moved``; each label two seconds after its prediction."""
+    x, y_a, y_b = _concept_frame(2, 160)
+    times = [t0 + timedelta(seconds=0.9 * i) for i in range(60)]
+    times += [t0 + timedelta(seconds=60 + 0.5 * i) for i in range(100)]
+    predictions, labels = [], []
+    for i, (row, t) in enumerate(zip(x.to_dict("records"), times, strict=True)):
+        predictions.append({"type": "prediction", "model": CONCEPT_MODEL, "model_version": version,
+                            "prediction_id": f"c-{i}", "event_time": t.isoformat(),
+                            "features": {k: float(v) for k, v in row.items()}})
+        label = int(y_b.iloc[i] if moved and i >= 60 else y_a.iloc[i])
+        labels.append({"type": "label", "model": CONCEPT_MODEL, "prediction_id": f"c-{i}",
+                       "event_time": (t + timedelta(seconds=2)).isoformat(), "label": label})
+    return predictions, labels
+
+
+@pytest.mark.timeout(120, method="thread")
+def test_labels_that_come_to_depend_on_another_feature_raise_attribution_drift_on_the_loss(
+    tracking_uri: str,
+    kafka_bootstrap: str,
+    new_topic: Callable[..., str],
+    tmp_path: Path,
+    concept_version: str,
+) -> None:
+    """Same inputs, the target moves from ``a`` to ``b``: the output attributions cannot see it,
+    the loss contributions can (``a`` stops lowering the loss). The unchanged stream stays quiet."""
+    t0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
+    pool = explain_pool(1)  # one pool for both streams: spawned and warmed once
+    try:
+        moved_run, moved_alerts = _run_labelled(kafka_bootstrap, tracking_uri, new_topic, tmp_path,
+                                                (concept_version, t0), pool, moved=True)
+        steady_run, _ = _run_labelled(kafka_bootstrap, tracking_uri, new_topic, tmp_path,
+                                      (concept_version, t0), pool, moved=False)
+    finally:
+        pool.shutdown(wait=True)
+    [fired] = moved_alerts
+    assert (fired.kind, fired.status.value, fired.signal) == (
+        AlertKind.ATTRIBUTION_DRIFT, "firing", "loss_attributions")
+    assert fired.evidence["basis"] == "loss" and fired.evidence["labelled"] == 100
+    turned = fired.evidence["turned"]
+    assert [t["feature"] for t in turned] == ["a"], turned
+    assert turned[0]["training_mean"] < 0
+    assert turned[0]["window_mean"] > turned[0]["training_mean"] / 2
+    assert fired.labels["model_version"] == concept_version
+    assert fired.evidence["window"]["start"] == (t0 + timedelta(minutes=1)).isoformat()  # the 2nd minute
+    assert moved_run.stats.alerts == 1
+    assert steady_run.stats.alerts == 0  # the same stream, the concept unchanged: quiet
+
+
+def _run_labelled(
+    bootstrap: str, tracking_uri: str, new_topic: Callable[..., str], tmp_path: Path,
+    stream: tuple[str, datetime], pool: ProcessPoolExecutor, *, moved: bool,
+) -> tuple[ExplainRuntime, list[Alert]]:
+    """The explain process with labels over one labelled stream; the alerts when ``moved``."""
+    topics = {name: new_topic(prefix=f"explain-loss-{name}")
+              for name in ("predictions", "labels", "explanations", "alerts")}
+    predictions, labels = _labelled_stream(*stream, moved)
+    asyncio.run(_produce(bootstrap, topics["predictions"], predictions))
+    asyncio.run(_produce(bootstrap, topics["labels"], labels))
+    runtime = asyncio.run(_explain(bootstrap, tracking_uri, tmp_path / "models", topics,
+                                   len(predictions) + len(labels), f"it-explain-loss-{moved}", rate=1.0,
+                                   pool=pool))
+    loss = runtime.stats.loss
+    assert (runtime.stats.explained, loss.labels, loss.explained) == (160, 160, 160), loss
+    assert (loss.labels_unknown, loss.labels_evicted, loss.skipped_behind, loss.failures) == (0, 0, 0, 0)
+    assert loss.windows == 2 and loss.late == 0
+    if not moved:
+        return runtime, []
+    alerts = asyncio.run(_read(bootstrap, topics["alerts"], lambda rs: len(rs) >= 1))
+    return runtime, [Alert.model_validate(a) for a in alerts]
