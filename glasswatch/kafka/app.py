@@ -35,6 +35,7 @@ import faust
 from glasswatch.errors import ConfigError, StateRefused
 from glasswatch.kafka.state_codec import MAGIC, StateCodec
 from glasswatch.kafka.state_store import StateStore
+from glasswatch.kafka.transport import FaustApp
 from glasswatch.monitor.partition import PartitionState
 from glasswatch.settings import Settings
 
@@ -155,7 +156,7 @@ def create_app(settings: Settings) -> GlasswatchApp:
     worker = settings.worker
     worker.data_dir.mkdir(parents=True, exist_ok=True)
     codec = StateCodec.from_settings(worker)
-    app = faust.App(
+    app = FaustApp(  # Faust's, with a short fetch long-poll (kafka/transport.py)
         worker.app_id,
         broker=f"kafka://{settings.kafka.bootstrap}",
         store=worker.store,

@@ -30,9 +30,13 @@ from glasswatch.kafka.compacted import CompactedTopic, topic_partitions
 from glasswatch.kafka.reader import read_topic
 from glasswatch.schemas.baseline_accept import BaselineAccept
 
-__all__ = ["AcceptFeed", "AcceptLog", "ensure_accepts_topic", "parse_accept", "read_accepts"]
+__all__ = ["FETCH_MAX_WAIT_MS", "AcceptFeed", "AcceptLog", "ensure_accepts_topic", "parse_accept",
+           "read_accepts"]
 
 _log = logging.getLogger(__name__)
+
+FETCH_MAX_WAIT_MS = 50
+"""The feed's fetch long-poll: short, as a catch-up waits for it (see ``AcceptFeed._read_to_end``)."""
 
 
 def parse_accept(key: bytes | None, raw: bytes | None) -> BaselineAccept | None:
@@ -114,12 +118,16 @@ class AcceptFeed:
     async def start(self) -> None:
         """Create the topic if needed and position at its beginning (Kafka errors propagate)."""
         await ensure_accepts_topic(self.bootstrap, self.topic)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+                                    fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
         await consumer.start()
         try:
             self._parts = await topic_partitions(consumer, self.topic)
             consumer.assign(self._parts)
             await consumer.seek_to_beginning(*self._parts)
+            for tp in self._parts:
+                await consumer.position(tp)  # resolve the beginning now: paused, nothing fetches
+            consumer.pause(*self._parts)
         except BaseException:
             await consumer.stop()
             raise
@@ -138,14 +146,25 @@ class AcceptFeed:
             raise BrokerError(f"cannot follow {self.topic} ({type(exc).__name__})") from exc
 
     async def _read_to_end(self, consumer: AIOKafkaConsumer) -> list[BaselineAccept]:
+        """Between catch-ups the partitions are paused, so no fetch of the feed is in flight:
+        ``end_offsets`` shares the connection with the fetches, and the broker answers a
+        connection's requests in order, so it used to wait behind the feed's own long-poll (up to
+        500 ms, 174–220 ms per worker batch on average; ``bench/latency.py``, issue 14). Most
+        batches find nothing new and fetch nothing."""
         ends = await consumer.end_offsets(self._parts)
         records: list[tuple[int, bytes | None, bytes | None]] = []
-        while True:
-            done = all([await consumer.position(tp) >= ends[tp] for tp in self._parts])
-            batch = await consumer.getmany(timeout_ms=0 if done else 100)  # at the end: no wait
-            records += [(r.offset, r.key, r.value) for recs in batch.values() for r in recs]
-            if done:
-                return _parse_all(records, self.topic)
+        if all([await consumer.position(tp) >= ends[tp] for tp in self._parts]):
+            return []
+        consumer.resume(*self._parts)
+        try:
+            while True:
+                done = all([await consumer.position(tp) >= ends[tp] for tp in self._parts])
+                batch = await consumer.getmany(timeout_ms=0 if done else 100)  # at the end: no wait
+                records += [(r.offset, r.key, r.value) for recs in batch.values() for r in recs]
+                if done:
+                    return _parse_all(records, self.topic)
+        finally:
+            consumer.pause(*self._parts)
 
     async def close(self) -> None:
         if self._consumer is not None:
