@@ -47,6 +47,7 @@ def keys_of(event: TypedEvent) -> int:
 
 
 _WHITESPACE = b" \t\r\n"
+_SPACES = tuple(bytes([c]) for c in _WHITESPACE)
 
 
 def no_duplicate_keys(raw: bytes, keys: int) -> bool:
@@ -55,7 +56,12 @@ def no_duplicate_keys(raw: bytes, keys: int) -> bool:
     With whitespace deleted, every key ends in ``":``, and string contents can only add
     occurrences: so ``count('":') == keys`` proves that no key was repeated (a duplicate makes the
     count larger). Otherwise the careful path decides, exactly. Cost: two C passes over the bytes.
+
+    ``raw`` without any whitespace (compact JSON, as orjson writes it) is counted as it is: four
+    ``memchr`` scans instead of a copy (issue 14; 0.2 against 0.56 µs per event of an envelope).
     """
+    if not any(c in raw for c in _SPACES):
+        return raw.count(b'":') == keys
     return raw.translate(None, _WHITESPACE).count(b'":') == keys
 
 

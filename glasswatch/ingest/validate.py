@@ -47,12 +47,13 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 import orjson
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import TzInfo
 
 from glasswatch.ingest.duplicate_keys import Duplicated, keys_of, mark_duplicates, no_duplicate_keys
 from glasswatch.ingest.reject import Reject
@@ -131,8 +132,16 @@ def _decode(raw: bytes | None, now: datetime, limits: Limits, tick_check: TickCh
         return out
     fast = _fast_path(raw)
     if fast is not None:
+        accepted, zone, lo, hi = out.events, None, now, now
         for i, event in enumerate(fast.events):
-            _admit(event, i if fast.batched else None, now, limits, out)
+            t = event.event_time
+            if t.tzinfo is not zone:
+                zone = t.tzinfo
+                lo, hi = _clearly_inside(now, limits, zone)
+            if lo < t < hi:  # the common case, the same verdict as _admit
+                accepted.append(event)
+            else:
+                _admit(event, i if fast.batched else None, now, limits, out)
         return out
     try:
         doc = orjson.loads(raw)
@@ -272,6 +281,27 @@ def _one(item: Any, index: int | None, now: datetime, limits: Limits, out: Decod
         out.rejects.append(Reject.from_validation_error(exc, index))
         return
     _admit(event, index, now, limits, out)
+
+
+_MARGIN = timedelta(seconds=1)
+_FIXED = (TzInfo, timezone)
+
+
+def _clearly_inside(now: datetime, limits: Limits, zone: tzinfo | None) -> tuple[datetime, datetime]:
+    """Bounds strictly inside the clock-skew window by a second on each side, in ``zone``: an
+    event time in ``zone`` between them passes :func:`_admit` whatever the float rounding of its
+    seconds. Issue 14: two datetimes of the same fixed-offset ``tzinfo`` object compare their
+    fields directly (about 0.05 µs, against 0.4 µs for ``_admit``'s timedelta and float, and 1.1 µs
+    for a comparison across zones, which calls ``utcoffset`` four times). Empty (``now, now``) for
+    other zones (a DST zone's wall times do not compare so) and limits that do not fit."""
+    if now.tzinfo is None or not isinstance(zone, _FIXED):  # a naive now fails in _admit, as before
+        return now, now
+    try:
+        lo = now - timedelta(seconds=limits.max_age_s) + _MARGIN
+        hi = now + timedelta(seconds=limits.max_clock_skew_s) - _MARGIN
+        return lo.astimezone(zone), hi.astimezone(zone)
+    except (OverflowError, ValueError):  # huge, infinite or NaN limits: every event to _admit
+        return now, now
 
 
 def _admit(event: TypedEvent, index: int | None, now: datetime, limits: Limits, out: Decoded) -> None:

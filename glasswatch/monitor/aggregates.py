@@ -200,6 +200,8 @@ def class_summary(probabilities: Mapping[str, float]) -> tuple[str, float, float
     use :func:`math.fsum`, so the numbers do not depend on the classes' order. O(classes): the
     event contract caps them at 256. Raises ``ValueError`` for no classes.
     """
+    if len(probabilities) == 2:  # binary classifiers: the same floats without fsum's generator
+        return _two_classes(*probabilities.items())
     if not probabilities:
         raise ValueError("no class probabilities")
     label, top = "", -1.0
@@ -213,6 +215,24 @@ def class_summary(probabilities: Mapping[str, float]) -> tuple[str, float, float
     # H = -sum (p/T) log(p/T) = log T - sum p log p / T
     plogp = math.fsum(p * math.log(p) for p in probabilities.values() if p > 0.0)
     return label, top, max(0.0, math.log(total) - plogp / total)
+
+
+def _two_classes(a: tuple[str, float], b: tuple[str, float]) -> tuple[str, float, float | None]:
+    """:func:`class_summary` of two classes, bit for bit: the float sum of two floats is exactly
+    rounded, as :func:`math.fsum` of two is."""
+    (label, top), (c, p) = a, b
+    if p > top or (p == top and c < label):
+        label, top = c, p
+    pa, pb = a[1], p
+    total = float(pa) + float(pb)
+    if not total > 0.0:
+        return label, float(top), None
+    if pa > 0.0 and pb > 0.0:
+        plogp = pa * math.log(pa) + pb * math.log(pb)
+    else:
+        x = pa if pa > 0.0 else pb
+        plogp = float(x * math.log(x))
+    return label, float(top), max(0.0, math.log(total) - plogp / total)
 
 
 def quantiles(parts: Sequence[Part], qs: Sequence[float] = QUANTILES) -> list[float]:
@@ -231,6 +251,17 @@ def quantiles(parts: Sequence[Part], qs: Sequence[float] = QUANTILES) -> list[fl
     values, w = values[order], w[order]
     cdf = (np.cumsum(w) - w / 2) / w.sum()
     return [float(v) for v in np.interp(qs, cdf, values)]
+
+
+def _add(agg: StreamAgg, x: object) -> None:
+    """:meth:`StreamAgg.add` of a float inlined (the per-event streams), else the method."""
+    if type(x) is float:
+        buf = agg.buf
+        buf.append(x)
+        if len(buf) >= BLOCK:
+            agg.fold()
+    else:
+        agg.add(x)
 
 
 @dataclass
@@ -293,6 +324,8 @@ class Pane:
                 buf.append(v)
                 if len(buf) >= BLOCK:
                     agg.fold()
+            elif type(v) is str:  # a category whether declared or not (StreamAgg.add)
+                agg.add_category(v)
             elif v is not None:
                 agg.add(v, name in categorical)
 
@@ -307,24 +340,25 @@ class Pane:
         without one, the argmax class of ``probabilities`` is the label. ``probabilities`` also
         add the event's confidence and entropy (:func:`class_summary`)."""
         self.preds += 1
-        if self.pred is None:
-            self.pred = self._agg("prediction")
+        pred = self.pred
+        if pred is None:
+            pred = self.pred = self._agg("prediction")
         summary = class_summary(probabilities) if probabilities else None
         if prediction is None and summary is not None:
             prediction = summary[0]
-        self.pred.add(prediction)
+        _add(pred, prediction)
         if latency is not None:
             if self.lat is None:
                 self.lat = self._agg("latency")
-            self.lat.add(latency)
+            _add(self.lat, latency)
         if summary is not None:
             if self.conf is None:
                 self.conf = self._agg("confidence")
-            self.conf.add(summary[1])
+            _add(self.conf, summary[1])
             if summary[2] is not None:
                 if self.ent is None:
                     self.ent = self._agg("entropy")
-                self.ent.add(summary[2])
+                _add(self.ent, summary[2])
         self.version = version
 
     def add_extra(self, extra: Mapping[str, float | None]) -> None:

@@ -218,11 +218,13 @@ class ModelStats:
     def update_many(self, events: Iterable[TypedEvent]) -> ModelStats:
         """Vectorised :meth:`update` over many events (per-feature columns, then one call each)."""
         cols: dict[str, list[Any]] = {}
+        types: list[str] = []  # counted at the end, in one C call each (same counts, same order)
+        versions: list[str] = []
         for event in events:
-            self.events[event.type] += 1
+            types.append(event.type)
             features: Mapping[str, Any] | None = None
             if isinstance(event, PredictionEvent):
-                self.versions[event.model_version] += 1
+                versions.append(event.model_version)
                 features = event.features
                 col = cols.get(PREDICTION)
                 if col is None:
@@ -236,6 +238,8 @@ class ModelStats:
                     if col is None:
                         col = cols[name] = []
                     col.append(value)
+        self.events.update(types)
+        self.versions.update(versions)
         for name, values in cols.items():
             self._feature(name).update_many(values)
         return self
