@@ -19,8 +19,15 @@ feature ``x``). At a known event ``x`` jumps far outside the band.
 Target (issue 14): p99 ≤ raw p99 + one batch linger (the worker's ``take_events`` ``within``,
 0.25 s) + 50 ms. Prints one JSON document with p50/p99 per rate and the load average.
 
+``worker_cpu_per_s``: the worker's CPU seconds per second of publishing (every thread; 1.0 is one
+core busy), to tell a worker that runs out of CPU from one that waits.
+
 Usage: ``uv run python bench/latency.py [--rates 1000,5000] [--seconds 20]``; needs
-``GLASSWATCH_KAFKA_BOOTSTRAP`` (a running broker).
+``GLASSWATCH_KAFKA_BOOTSTRAP`` (a running broker). ``--worker-env NAME=VALUE`` (repeatable) adds to
+the worker's environment (e.g. ``GLASSWATCH_WORKER__LABELS=false`` to leave the label join out);
+``--profile DIR`` records the worker with py-spy while it is fed (``DIR/worker-<rate>.txt``,
+collapsed stacks; py-spy from PATH or ``uvx``, never a project dependency). Measured 2026-11
+(issue 14): the worker waits more than it computes — see the README's Latency bullet.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -150,7 +159,38 @@ def _closing(sent: list[tuple[float, datetime, datetime]], end: datetime) -> flo
     return None
 
 
-def _glasswatch(bootstrap: str, rate: int, seconds: float, tick_s: float, workdir: Path) -> dict[str, Any]:
+def _spy(pid: int, out: Path, seconds: float) -> subprocess.Popen[bytes] | None:
+    """py-spy (``py-spy`` on PATH, else ``uvx py-spy``: never a project dependency) recording the
+    worker ``pid`` for ``seconds`` into ``out``, collapsed stacks (one per line with its sample
+    count; ``flamegraph.pl`` or speedscope draw them), idle frames included, without pausing it."""
+    spy = shutil.which("py-spy")
+    cmd = [spy] if spy else ["uvx", "py-spy"] if shutil.which("uvx") else None
+    if cmd is None:
+        print("--profile: neither py-spy nor uvx on PATH; not profiled", file=sys.stderr)
+        return None
+    args = ["record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "100", "--idle"]
+    args += ["--nonblocking", "--format", "raw", "-o", str(out)]
+    return subprocess.Popen([*cmd, *args], stdout=subprocess.DEVNULL, stderr=sys.stderr)
+
+
+def _cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system, every thread) process ``pid`` used so far (Linux ``/proc``)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _glasswatch(
+    bootstrap: str,
+    rate: int,
+    seconds: float,
+    tick_s: float,
+    workdir: Path,
+    profile: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     from worker_process import WorkerProcess
 
     from glasswatch.kafka.admin import ensure_topics, glasswatch_topics
@@ -160,6 +200,7 @@ def _glasswatch(bootstrap: str, rate: int, seconds: float, tick_s: float, workdi
     spec = workdir / "lat.yaml"
     spec.write_text(SPEC)
     w.extra_env["GLASSWATCH_WORKER__MONITOR_SPECS"] = str(spec)
+    w.extra_env.update(env or {})
     asyncio.run(ensure_topics(bootstrap, glasswatch_topics(w.settings)))
     w.start()
     try:
@@ -170,12 +211,24 @@ def _glasswatch(bootstrap: str, rate: int, seconds: float, tick_s: float, workdi
             stop = asyncio.Event()
             follower = asyncio.create_task(_follow(bootstrap, [topics.windows, topics.alerts], stop))
             await asyncio.sleep(3.0)
+            if profile is not None and w.proc is not None:
+                spies.append(_spy(w.proc.pid, profile / f"worker-{rate}.txt", seconds))
+            cpu0 = _cpu_s(pid)
             sent = await _publish(bootstrap, topics.predictions, rate, seconds, tick_s, seconds * 0.6)
+            cpu1 = _cpu_s(pid)
+            if cpu0 is not None and cpu1 is not None:
+                cpu.append(round((cpu1 - cpu0) / seconds, 2))
             await asyncio.sleep(3.0)
             stop.set()
             return sent, await follower
 
+        spies: list[subprocess.Popen[bytes] | None] = []
+        cpu: list[float] = []  # the worker's CPU seconds per second of publishing
+        pid = w.proc.pid if w.proc is not None else -1
         sent, seen = asyncio.run(run())
+        for spy in spies:
+            if spy is not None:
+                spy.wait(60)
     finally:
         w.stop()
     warm = sent[0][1] + timedelta(seconds=3)  # windows wholly after the worker caught up
@@ -212,7 +265,12 @@ def _glasswatch(bootstrap: str, rate: int, seconds: float, tick_s: float, workdi
     slow.sort(key=lambda w: -w["ms"])
     for w in slow[:3]:
         w["alert_window"] = abs(first + w["closed_at_s"] - alert_at[0]) < 1.5
-    return {"windows": _summary(windows), "alerts": _summary(alerts), "slowest_windows": slow[:3]}
+    return {
+        "windows": _summary(windows),
+        "alerts": _summary(alerts),
+        "worker_cpu_per_s": cpu[0] if cpu else None,
+        "slowest_windows": slow[:3],
+    }
 
 
 def main() -> None:
@@ -222,7 +280,24 @@ def main() -> None:
     parser.add_argument("--rates", default="1000,5000")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--tick-ms", type=float, default=20.0)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="record the worker with py-spy into DIR (worker-<rate>.txt)",
+    )
+    parser.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment of the worker, e.g. GLASSWATCH_WORKER__LABELS=false",
+    )
     args = parser.parse_args()
+    env = dict(kv.split("=", 1) for kv in args.worker_env)
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     bootstrap = os.environ["GLASSWATCH_KAFKA_BOOTSTRAP"]
     tick_s = args.tick_ms / 1000
     workdir = Path(tempfile.mkdtemp(prefix="gw-latency-"))
@@ -230,11 +305,12 @@ def main() -> None:
         "benchmark": "latency",
         "load_average": {"before": [round(x, 2) for x in os.getloadavg()]},
         "linger_s": LINGER_S,
+        "worker_env": env,
         "rates": {},
     }
     for rate in (int(r) for r in args.rates.split(",")):
         raw = _summary(asyncio.run(_raw(bootstrap, rate, args.seconds, tick_s)))
-        gw = _glasswatch(bootstrap, rate, args.seconds, tick_s, workdir / str(rate))
+        gw = _glasswatch(bootstrap, rate, args.seconds, tick_s, workdir / str(rate), args.profile, env)
         budget = (raw["p99_ms"] or 0) + 1000 * LINGER_S + 50
         out["rates"][str(rate)] = {
             "raw": raw,

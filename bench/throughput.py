@@ -20,7 +20,7 @@ in the same rounds: before/after figures under the same load.
 Trust on a shared machine: every variant runs ``--rounds`` times (default 3), interleaved (round
 r runs all variants, in an order rotated by r, so a neighbour's burst of load hits every variant
 alike); a ratio is computed *within* each round and reported as the median and min–max over the
-rounds. Each Faust variant runs in a fresh process with a fresh app id (no warm state) and
+rounds, of events/s and (``per_cpu_s``) of events per CPU-second. Each Faust variant runs in a fresh process with a fresh app id (no warm state) and
 reports its CPU seconds and the batch sizes its agent actually saw (``take_events`` returns what
 the fetcher has, so batch sizes depend on timing; the per-batch costs multiply with the number
 of batches). The load average is recorded before and after each round.
@@ -283,9 +283,11 @@ def main() -> None:
     for name, (num, den, target) in pairs.items():
         if num in eps and den in eps:
             per_round = [a / b for a, b in zip(eps[num], eps[den], strict=True)]
-            ratios[name] = {**_spread(per_round), "target": target}
+            per_cpu = [a / b for a, b in zip(eps_cpu[num], eps_cpu[den], strict=True)]
+            ratios[name] = {**_spread(per_round), "per_cpu_s": _spread(per_cpu), "target": target}
             if target is not None:
                 ratios[name]["met"] = statistics.median(per_round) >= target
+                ratios[name]["met_per_cpu_s"] = statistics.median(per_cpu) >= target
     ours: dict[str, Any] = {}
     for k in names:
         busy = [row["results"][k].get("busy_seconds") for row in rounds]
