@@ -17,13 +17,14 @@ Variants, each consuming the same events from the beginning of a topic of its ow
 ``glasswatch`` package found in ``DIR`` (e.g. ``git archive HEAD glasswatch | tar -x -C DIR``),
 in the same rounds: before/after figures under the same load.
 
-Trust on a shared machine: every variant runs ``--rounds`` times (default 3), interleaved (round
-r runs all variants, in an order rotated by r, so a neighbour's burst of load hits every variant
+Trust on a shared machine: every variant runs ``--rounds`` times (default 3), interleaved (round r
+runs all variants, in an order rotated by r, so a neighbour's burst of load hits every variant
 alike); a ratio is computed *within* each round and reported as the median and min–max over the
-rounds, of events/s and (``per_cpu_s``) of events per CPU-second. Each Faust variant runs in a fresh process with a fresh app id (no warm state) and
-reports its CPU seconds and the batch sizes its agent actually saw (``take_events`` returns what
-the fetcher has, so batch sizes depend on timing; the per-batch costs multiply with the number
-of batches). The load average is recorded before and after each round.
+rounds, of events/s and (``per_cpu_s``) of events per CPU-second. Each Faust variant runs in a
+fresh process with a fresh app id (no warm state) and reports its CPU seconds and the batch sizes
+its agent actually saw (``take_events`` returns what the fetcher has, so batch sizes depend on
+timing; the per-batch costs multiply with the number of batches).
+The load average is recorded before and after each round.
 
 ``--profile PATH`` runs one extra, untimed pass of ``glasswatch_batch_monitors`` (and
 ``glasswatch_batch``) under cProfile: ``PATH-<variant>.prof`` and a ``.txt`` summary.
