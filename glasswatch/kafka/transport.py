@@ -7,7 +7,8 @@ being processed, the next request covers only the idle partitions (features, lab
 broker holds it for up to 1.5 s, and the predictions that arrive meanwhile wait behind it.
 Measured with ``bench/latency.py`` at 1k events/s: the worker's consumer stalled for 1.0–1.5 s
 about every 2 s. :data:`FETCH_MAX_WAIT_MS` caps that wait; an idle worker then sends up to ten
-fetch requests a second per broker, which costs little.
+fetch requests a second per broker: measured, an idle worker's CPU went from 1.2 % to 1.7 % of a
+core (two runs each, interleaved).
 
 :class:`GlasswatchApp <faust.App>` subclasses ``faust.App`` only to use :class:`Transport`; the
 rest is Faust's.
