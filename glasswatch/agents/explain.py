@@ -72,7 +72,7 @@ from glasswatch.explain.anomalies import AnomalySampler
 from glasswatch.explain.attribution_drift import AttributionDrift
 from glasswatch.explain.loss_drift import LossAttributionDrift, LossProfile
 from glasswatch.explain.plots import WindowRow, representative
-from glasswatch.explain.profile import AttributionProfile
+from glasswatch.explain.profile import AttributionProfile, window_start
 from glasswatch.explain.sampling import SampleRates, sample_reason
 from glasswatch.ingest.validate import decode
 from glasswatch.kafka.admin import TopicSpec, ensure_topics
@@ -355,17 +355,13 @@ class ExplainRuntime:
             if self.labels_topic and reason == "sampled":
                 self.loss.explained(r, event)
 
-    def _window_start(self, t: datetime) -> datetime:
-        step = self.window.total_seconds()
-        return datetime.fromtimestamp(math.floor(t.timestamp() / step) * step, tz=UTC)
-
     async def _add_to_window(self, r: ResolvedModel, t: datetime, row: WindowRow) -> None:
         key = (r.model, r.version)
         w = self._windows.get(key)
         if w is None:
             drift = self.drift_for(r.training_profile) if r.training_profile else None
             w = self._windows[key] = _Windows(drift)
-        start = self._window_start(t)
+        start = window_start(t, self.window)
         if w.closed_before is not None and start < w.closed_before:
             self.stats.late += 1
             return

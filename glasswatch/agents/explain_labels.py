@@ -32,13 +32,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 
@@ -46,6 +45,7 @@ from glasswatch.agents.explain_models import ResolvedModel
 from glasswatch.agents.explain_pool import LossBatch, explain_losses, training_loss_profile
 from glasswatch.explain.alerts import ExplainAlerts, LossWindow
 from glasswatch.explain.loss_drift import LossAttributionDrift, LossProfile
+from glasswatch.explain.profile import window_start
 from glasswatch.schemas.alert import Alert
 from glasswatch.schemas.events import LabelEvent, PredictionEvent
 
@@ -251,12 +251,8 @@ class LossBasis:
             alerts += self._add(r, state, pair.prediction.event_time, a.values)
         return tuple(alerts)
 
-    def _start(self, t: datetime) -> datetime:
-        step = self.window.total_seconds()
-        return datetime.fromtimestamp(math.floor(t.timestamp() / step) * step, tz=UTC)
-
     def _add(self, r: ResolvedModel, state: _Version, t: datetime, values: dict[str, float]) -> list[Alert]:
-        start = self._start(t)
+        start = window_start(t, self.window)
         if state.closed_before is not None and start < state.closed_before:
             self.stats.late += 1
             return []

@@ -20,8 +20,10 @@ import os
 import time
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pandas as pd
 
@@ -37,6 +39,7 @@ __all__ = ["MAX_EXPLAINERS", "ExplainBatch", "LossBatch", "explain_losses", "exp
 MAX_EXPLAINERS = 4
 _EXPLAINERS: OrderedDict[str, LocalExplainer] = OrderedDict()
 _LOSS_EXPLAINERS: OrderedDict[str, LossExplainer] = OrderedDict()
+_E = TypeVar("_E", LocalExplainer, LossExplainer)
 
 
 @dataclass(frozen=True)
@@ -83,16 +86,21 @@ def _load(model_dir: str) -> object:
         return mlflow.sklearn.load_model(model_dir)
 
 
-def _explainer(model_dir: str, background: pd.DataFrame | None, seed: int) -> LocalExplainer:
+def _cached(cache: OrderedDict[str, _E], model_dir: str, seed: int, build: Callable[[object], _E]) -> _E:
+    """The explainer of ``model_dir`` and ``seed`` in ``cache`` (LRU of :data:`MAX_EXPLAINERS`),
+    ``build`` from the loaded model the first time."""
     key = f"{model_dir}\x1f{seed}"
-    known = _EXPLAINERS.get(key)
+    known = cache.get(key)
     if known is None:
-        known = explainer_for(_load(model_dir), background, seed=seed)
-        _EXPLAINERS[key] = known
-        while len(_EXPLAINERS) > MAX_EXPLAINERS:
-            _EXPLAINERS.popitem(last=False)
-    _EXPLAINERS.move_to_end(key)
+        known = cache[key] = build(_load(model_dir))
+        while len(cache) > MAX_EXPLAINERS:
+            cache.popitem(last=False)
+    cache.move_to_end(key)
     return known
+
+
+def _explainer(model_dir: str, background: pd.DataFrame | None, seed: int) -> LocalExplainer:
+    return _cached(_EXPLAINERS, model_dir, seed, lambda model: explainer_for(model, background, seed=seed))
 
 
 def explain_rows(
@@ -106,14 +114,8 @@ def explain_rows(
 
 
 def _loss_explainer(model_dir: str, background: pd.DataFrame, seed: int) -> LossExplainer:
-    key = f"{model_dir}\x1f{seed}"
-    known = _LOSS_EXPLAINERS.get(key)
-    if known is None:
-        known = _LOSS_EXPLAINERS[key] = loss_explainer_for(_load(model_dir), background, seed=seed)
-        while len(_LOSS_EXPLAINERS) > MAX_EXPLAINERS:
-            _LOSS_EXPLAINERS.popitem(last=False)
-    _LOSS_EXPLAINERS.move_to_end(key)
-    return known
+    return _cached(_LOSS_EXPLAINERS, model_dir, seed,
+                   lambda model: loss_explainer_for(model, background, seed=seed))
 
 
 def explain_losses(

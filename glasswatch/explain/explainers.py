@@ -60,9 +60,15 @@ __all__ = [
     "TREE_TOLERANCE",
     "Attribution",
     "LocalExplainer",
+    "column_names",
     "explainer_for",
     "import_shap",
+    "input_features",
+    "is_classifier",
     "is_tree_model",
+    "permutation_explainer",
+    "positive_output",
+    "split_pipeline",
 ]
 
 TREE_TOLERANCE = 1e-6
@@ -90,7 +96,8 @@ class Attribution:
     model_output: float
 
 
-def _split(model: Any) -> tuple[Any | None, Any]:
+def split_pipeline(model: Any) -> tuple[Any | None, Any]:
+    """(the steps before the estimator or ``None``, the estimator) of a ``Pipeline`` or a bare model."""
     steps = getattr(model, "steps", None)
     if steps:
         return (model[:-1] if len(steps) > 1 else None), model[-1]
@@ -99,11 +106,12 @@ def _split(model: Any) -> tuple[Any | None, Any]:
 
 def is_tree_model(model: Any) -> bool:
     """Whether the estimator (a pipeline's last step) is a tree ensemble TreeExplainer takes."""
-    _, est = _split(model)
+    _, est = split_pipeline(model)
     return type(est).__module__.startswith(_TREE_MODULES)
 
 
-def _input_features(model: Any, fallback: tuple[str, ...] | None) -> tuple[str, ...]:
+def input_features(model: Any, fallback: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The model's input columns (``feature_names_in_``, else ``fallback``; ``ValueError``)."""
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
         return tuple(str(n) for n in names)
@@ -112,13 +120,14 @@ def _input_features(model: Any, fallback: tuple[str, ...] | None) -> tuple[str, 
     raise ValueError("the model does not name its input features (fit it on a DataFrame)")
 
 
-def _is_classifier(est: Any) -> bool:
+def is_classifier(est: Any) -> bool:
+    """Whether the estimator predicts classes (``predict_proba`` or a classifier's type)."""
     return hasattr(est, "predict_proba") or getattr(est, "_estimator_type", None) == "classifier"
 
 
 def _tree_output(est: Any) -> tuple[str, Callable[[Any], np.ndarray]]:
     module = type(est).__module__
-    if not _is_classifier(est):
+    if not is_classifier(est):
         return "value", lambda x: np.asarray(est.predict(x), dtype=float).reshape(-1)
     if not module.startswith(_BOOSTING_MODULES):
         return "probability", lambda x: np.asarray(est.predict_proba(x), dtype=float)[:, -1]
@@ -157,17 +166,60 @@ class LocalExplainer:
         return self._explain(rows[list(self.features)])
 
 
+def column_names(pre: Any | None, features: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The estimator's input columns behind the pipeline steps ``pre`` (``features`` without
+    steps), or ``None`` when the steps do not map columns one to one (attributions would not be
+    per input column)."""
+    if pre is None:
+        return features
+    try:
+        out = tuple(str(n).split("__", 1)[-1] for n in pre.get_feature_names_out())
+    except (AttributeError, ValueError):
+        return None
+    if len(set(out)) != len(out) or not set(out) <= set(features):
+        return None
+    return out
+
+
+def positive_output(model: Any, features: tuple[str, ...], classifier: bool) -> Callable[[Any], np.ndarray]:
+    """The model's output per row of a DataFrame or an array of ``features`` columns: the
+    positive-class probability (``predict_proba[:, -1]``) of a classifier, else ``predict``."""
+
+    def f(x: Any) -> np.ndarray:
+        frame = x if isinstance(x, pd.DataFrame) else pd.DataFrame(x, columns=list(features))
+        if classifier:
+            return np.asarray(model.predict_proba(frame), dtype=float)[:, -1]
+        return np.asarray(model.predict(frame), dtype=float).reshape(-1)
+
+    return f
+
+
+def permutation_explainer(fn: Callable[[np.ndarray], np.ndarray], background: np.ndarray, *, seed: int,
+                          permutations: int) -> Callable[[np.ndarray], tuple[np.ndarray, float]]:
+    """shap's permutation explainer of ``fn`` over an ``Independent`` masker of ``background``
+    (rows × features), as a function of one row (a 1 × features array) giving (values, base
+    value). ``permutations * (2 * features + 1)`` evaluations per row; the global RNG is reseeded
+    with ``seed`` before every row (shap draws from it), so a row gets the same values whatever
+    was explained before it."""
+    shap = import_shap()
+    masker = shap.maskers.Independent(background, max_samples=len(background))
+    explainer = shap.explainers.Permutation(fn, masker, seed=seed)
+    max_evals = permutations * (2 * background.shape[1] + 1)
+
+    def explain_row(row: np.ndarray) -> tuple[np.ndarray, float]:
+        np.random.seed(seed)
+        e = explainer(row, max_evals=max_evals, silent=True)
+        return (np.asarray(e.values, dtype=float).reshape(-1),
+                float(np.asarray(e.base_values, dtype=float).reshape(-1)[0]))
+
+    return explain_row
+
+
 def _tree(model: Any, features: tuple[str, ...]) -> LocalExplainer | None:
-    pre, est = _split(model)
-    names = features
-    if pre is not None:
-        try:
-            out = [str(n).split("__", 1)[-1] for n in pre.get_feature_names_out()]
-        except (AttributeError, ValueError):
-            return None
-        if len(set(out)) != len(out) or not set(out) <= set(features):
-            return None  # not a one-to-one column map: attributions would not be per input column
-        names = tuple(out)
+    pre, est = split_pipeline(model)
+    names = column_names(pre, features)
+    if names is None:
+        return None
     shap = import_shap()
     tree = shap.TreeExplainer(est)
     output, output_fn = _tree_output(est)
@@ -192,30 +244,18 @@ def _tree(model: Any, features: tuple[str, ...]) -> LocalExplainer | None:
 
 def _masker(model: Any, features: tuple[str, ...], background: pd.DataFrame, seed: int,
             permutations: int) -> LocalExplainer:
-    shap = import_shap()
     classifier = hasattr(model, "predict_proba")
     output = "probability" if classifier else "value"
-
-    def f(arr: np.ndarray) -> np.ndarray:
-        frame = pd.DataFrame(arr, columns=list(features))
-        if classifier:
-            return np.asarray(model.predict_proba(frame), dtype=float)[:, -1]
-        return np.asarray(model.predict(frame), dtype=float).reshape(-1)
-
-    bg = np.asarray(background[list(features)], dtype=float)
-    masker = shap.maskers.Independent(bg, max_samples=len(bg))
-    explainer = shap.explainers.Permutation(f, masker, seed=seed)
-    max_evals = permutations * (2 * len(features) + 1)
+    f = positive_output(model, features, classifier)
+    explain_row = permutation_explainer(f, np.asarray(background[list(features)], dtype=float), seed=seed,
+                                        permutations=permutations)
 
     def explain(rows: pd.DataFrame) -> list[Attribution]:
         arr = np.asarray(rows, dtype=float)
         outputs = f(arr)
         res = []
         for i in range(len(arr)):
-            np.random.seed(seed)  # shap's permutation explainer draws from the global RNG
-            e = explainer(arr[i:i + 1], max_evals=max_evals, silent=True)
-            values = np.asarray(e.values, dtype=float).reshape(-1)
-            base = float(np.asarray(e.base_values, dtype=float).reshape(-1)[0])
+            values, base = explain_row(arr[i:i + 1])
             attr = dict(zip(features, values.tolist(), strict=True))
             res.append(Attribution(base, attr, float(outputs[i])))
         return res
@@ -235,7 +275,7 @@ def explainer_for(
     """The explainer of ``model`` (see the module docstring). ``background`` is needed for the
     masker path only (``ValueError`` without it); it is sampled down to ``max_background`` rows
     with ``seed``."""
-    names = _input_features(model, features)
+    names = input_features(model, features)
     if is_tree_model(model):
         tree = _tree(model, names)
         if tree is not None:

@@ -62,11 +62,14 @@ import pandas as pd
 
 from glasswatch.explain.explainers import (
     DEFAULT_BACKGROUND,
-    _input_features,
-    _is_classifier,
-    _split,
+    column_names,
     import_shap,
+    input_features,
+    is_classifier,
     is_tree_model,
+    permutation_explainer,
+    positive_output,
+    split_pipeline,
 )
 from glasswatch.schemas.explanation import ExplainerKind
 
@@ -166,28 +169,16 @@ class LossExplainer:
         return out
 
 
-def _output_fn(model: Any, features: tuple[str, ...], classifier: bool) -> Callable[[Any], np.ndarray]:
-    def f(x: Any) -> np.ndarray:
-        frame = x if isinstance(x, pd.DataFrame) else pd.DataFrame(x, columns=list(features))
-        if classifier:
-            return np.asarray(model.predict_proba(frame), dtype=float)[:, -1]
-        return np.asarray(model.predict(frame), dtype=float).reshape(-1)
-
-    return f
-
-
 def _masker(model: Any, features: tuple[str, ...], background: pd.DataFrame, loss: LossKind,
             seed: int, permutations: int) -> _Explain:
-    shap = import_shap()
-    out = _output_fn(model, features, loss == "log_loss")
+    out = positive_output(model, features, loss == "log_loss")
     label = [0.0]  # the label of the row being explained (g is one function of x for shap)
 
     def g(arr: np.ndarray) -> np.ndarray:
         return row_loss(out(arr), np.full(len(arr), label[0]), loss)
 
-    bg = np.asarray(background[list(features)], dtype=float)
-    explainer = shap.explainers.Permutation(g, shap.maskers.Independent(bg, max_samples=len(bg)), seed=seed)
-    max_evals = permutations * (2 * len(features) + 1)
+    explain_row = permutation_explainer(g, np.asarray(background[list(features)], dtype=float), seed=seed,
+                                        permutations=permutations)
 
     def explain(rows: pd.DataFrame, y: np.ndarray) -> list[LossAttribution | None]:
         arr = np.asarray(rows, dtype=float)
@@ -195,10 +186,7 @@ def _masker(model: Any, features: tuple[str, ...], background: pd.DataFrame, los
         res: list[LossAttribution | None] = []
         for i in range(len(arr)):
             label[0] = float(y[i])
-            np.random.seed(seed)  # shap's permutation explainer draws from the global RNG
-            e = explainer(arr[i:i + 1], max_evals=max_evals, silent=True)
-            values = np.asarray(e.values, dtype=float).reshape(-1)
-            base = float(np.asarray(e.base_values, dtype=float).reshape(-1)[0])
+            values, base = explain_row(arr[i:i + 1])
             res.append(LossAttribution(base, dict(zip(features, values.tolist(), strict=True)),
                                        float(losses[i]), "masker"))
         return res
@@ -209,17 +197,12 @@ def _masker(model: Any, features: tuple[str, ...], background: pd.DataFrame, los
 def _tree(model: Any, features: tuple[str, ...], background: pd.DataFrame, loss: LossKind,
           fallback: _Explain) -> _Explain | None:
     """The exact interventional tree path, or ``None`` when shap cannot explain this loss."""
-    pre, est = _split(model)
-    names = features
-    if pre is not None:
-        try:
-            names = tuple(str(n).split("__", 1)[-1] for n in pre.get_feature_names_out())
-        except (AttributeError, ValueError):
-            return None
-        if len(set(names)) != len(names) or not set(names) <= set(features):
-            return None
+    pre, est = split_pipeline(model)
+    names = column_names(pre, features)
+    if names is None:
+        return None
     shap = import_shap()
-    out = _output_fn(model, features, loss == "log_loss")
+    out = positive_output(model, features, loss == "log_loss")
 
     def prepare(rows: pd.DataFrame) -> Any:
         x: Any = np.asarray(pre.transform(rows) if pre is not None else rows, dtype=float)
@@ -279,13 +262,13 @@ def loss_explainer_for(
 ) -> LossExplainer:
     """The loss explainer of ``model`` (see the module docstring); ``ValueError`` without
     background rows."""
-    names = _input_features(model, features)
+    names = input_features(model, features)
     if background is None or background.empty:
         raise ValueError("loss explanations need background data (the reference)")
     if len(background) > max_background:
         background = background.sample(n=max_background, random_state=seed)
-    _, est = _split(model)
-    classifier = _is_classifier(est)
+    _, est = split_pipeline(model)
+    classifier = is_classifier(est)
     loss: LossKind = "log_loss" if classifier else "squared_error"
     classes = (tuple(getattr(est, "classes_", ())) or None) if classifier else None
     if classifier and classes is None:

@@ -13,10 +13,22 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Self
 
-__all__ = ["AttributionProfile", "rank_of"]
+__all__ = ["AttributionProfile", "rank_of", "window_start"]
+
+
+def window_start(t: datetime, window: timedelta) -> datetime:
+    """The start of the tumbling event-time window of width ``window`` holding ``t`` (UTC).
+
+    >>> window_start(datetime(2026, 1, 1, 0, 7, 30, tzinfo=UTC), timedelta(minutes=5)).isoformat()
+    '2026-01-01T00:05:00+00:00'
+    """
+    step = window.total_seconds()
+    return datetime.fromtimestamp(math.floor(t.timestamp() / step) * step, tz=UTC)
 
 
 def rank_of(mean_abs: Mapping[str, float]) -> dict[str, int]:
