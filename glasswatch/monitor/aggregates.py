@@ -223,7 +223,7 @@ def _two_classes(a: tuple[str, float], b: tuple[str, float]) -> tuple[str, float
     (label, top), (c, p) = a, b
     if p > top or (p == top and c < label):
         label, top = c, p
-    pa, pb = a[1], p
+    pa, pb = a[1], b[1]
     total = float(pa) + float(pb)
     if not total > 0.0:
         return label, float(top), None
@@ -251,17 +251,6 @@ def quantiles(parts: Sequence[Part], qs: Sequence[float] = QUANTILES) -> list[fl
     values, w = values[order], w[order]
     cdf = (np.cumsum(w) - w / 2) / w.sum()
     return [float(v) for v in np.interp(qs, cdf, values)]
-
-
-def _add(agg: StreamAgg, x: object) -> None:
-    """:meth:`StreamAgg.add` of a float inlined (the per-event streams), else the method."""
-    if type(x) is float:
-        buf = agg.buf
-        buf.append(x)
-        if len(buf) >= BLOCK:
-            agg.fold()
-    else:
-        agg.add(x)
 
 
 @dataclass
@@ -346,19 +335,19 @@ class Pane:
         summary = class_summary(probabilities) if probabilities else None
         if prediction is None and summary is not None:
             prediction = summary[0]
-        _add(pred, prediction)
+        pred.add(prediction)
         if latency is not None:
             if self.lat is None:
                 self.lat = self._agg("latency")
-            _add(self.lat, latency)
+            self.lat.add(latency)
         if summary is not None:
             if self.conf is None:
                 self.conf = self._agg("confidence")
-            _add(self.conf, summary[1])
+            self.conf.add(summary[1])
             if summary[2] is not None:
                 if self.ent is None:
                     self.ent = self._agg("entropy")
-                _add(self.ent, summary[2])
+                self.ent.add(summary[2])
         self.version = version
 
     def add_extra(self, extra: Mapping[str, float | None]) -> None:
