@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -174,12 +175,12 @@ def _spy(pid: int, out: Path, seconds: float) -> subprocess.Popen[bytes] | None:
 
 
 def _cpu_s(pid: int) -> float | None:
-    """CPU seconds (user + system, every thread) process ``pid`` used so far (Linux ``/proc``)."""
+    """CPU seconds (user + system, every thread) process ``pid`` used so far (psutil)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+        t = psutil.Process(pid).cpu_times()
+    except psutil.Error:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return float(t.user + t.system)
 
 
 def _glasswatch(

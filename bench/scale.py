@@ -108,11 +108,11 @@ def _proc_cpu(proc: psutil.Process | None) -> float:
 
 def _poll_cost(workers: list[Any], polls: int = 10) -> float:
     """CPU milliseconds one stats request costs a worker (mean over ``polls`` per worker)."""
-    before = [_proc_cpu(psutil.Process(w.proc.pid)) for w in workers]
+    before = _cpu_each(workers)
     for _ in range(polls):
         for w in workers:
             w.stats()
-    after = [_proc_cpu(psutil.Process(w.proc.pid)) for w in workers]
+    after = _cpu_each(workers)
     return 1000 * sum(a - b for a, b in zip(after, before, strict=True)) / (polls * len(workers))
 
 
